@@ -1,0 +1,143 @@
+"""The ``tallywatch`` command. Each subcommand imports its stage lazily, so ``--help`` is fast and a
+user mistake ends in one clear line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from tallywatch.config import ConfigError, load_config
+
+DEFAULT_CONFIG = "tallywatch.toml"
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line."""
+
+
+def _config(args):
+    path = args.config or os.environ.get("TALLYWATCH_CONFIG") or DEFAULT_CONFIG
+    if not Path(path).exists():
+        raise UserError(
+            f"config file not found: {path} (pass --config PATH or set TALLYWATCH_CONFIG; "
+            "see tallywatch.example.toml)"
+        )
+    return load_config(path)
+
+
+def _redis(config):
+    from tallywatch.store import connect
+
+    try:
+        return connect(config.settings.redis_url, config.settings.data_dir)
+    except ConnectionError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_run(args) -> int:
+    from scheduler.service import run_service
+
+    return run_service(_config(args), cycles=args.cycles)
+
+
+def cmd_crawl(args) -> int:
+    from scheduler.service import crawl_once
+
+    config = _config(args)
+    ids = args.sources or [s.id for s in config.enabled_sources]
+    for sid in ids:
+        config.source(sid)  # ConfigError names an unknown id
+    return crawl_once(config, ids)
+
+
+def cmd_extract(args) -> int:
+    from crawler.extract_cli import cmd_extract as run
+
+    return run(args.files, args.format)
+
+
+def cmd_seed_records(args) -> int:
+    from alerts.ledger import seed_from_csv
+
+    config = _config(args)
+    csv_path = Path(args.csv or config.settings.records_csv or "")
+    if not csv_path.is_file():
+        raise UserError(f"no CSV file at {csv_path or '(none given)'}: pass the daily Air Force table")
+    n = seed_from_csv(_redis(config), csv_path)
+    print(f"record ledger: {n} nights loaded from {csv_path}")
+    return 0
+
+
+def cmd_alerts(args) -> int:
+    from alerts.history import recent_alerts
+
+    for alert in recent_alerts(_redis(_config(args)), limit=args.limit):
+        print(f"{alert.created_at:%Y-%m-%d %H:%M}  {alert.kind:<9}  {alert.title}")
+    return 0
+
+
+def cmd_check_config(args) -> int:
+    config = _config(args)
+    print(f"{config.path}: {len(config.sources)} sources ({len(config.enabled_sources)} enabled), "
+          f"{len(config.subscribers)} subscribers")
+    for s in config.sources:
+        trigger = s.trigger(config.settings.timezone)
+        print(f"  {s.id:<20} {s.kind:<5} {'on ' if s.enabled else 'off'} {s.schedule:<16} {trigger}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from scheduler.demo import run_demo
+
+    return run_demo(Path(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tallywatch", description=__doc__.split("\n")[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(func=func)
+        if name not in ("extract", "demo"):
+            sp.add_argument("--config", "-c", help=f"config file (default: $TALLYWATCH_CONFIG or {DEFAULT_CONFIG})")
+        return sp
+
+    sp = add("run", cmd_run, "run the scheduler: crawl each source on its schedule, alert, send digests")
+    sp.add_argument("--cycles", type=int, default=None, help="stop after every source has run N times")
+    sp = add("crawl", cmd_crawl, "crawl sources once now and process alerts")
+    sp.add_argument("sources", nargs="*", help="source ids (default: all enabled)")
+    sp = add("extract", cmd_extract, "print the figures found in article files")
+    sp.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp = add("seed-records", cmd_seed_records, "load the record ledger from the daily Air Force CSV")
+    sp.add_argument("csv", nargs="?", help="CSV path (default: settings.records_csv)")
+    sp = add("alerts", cmd_alerts, "list the most recent alerts")
+    sp.add_argument("--limit", type=int, default=20)
+    add("check-config", cmd_check_config, "validate the config file and show the schedule")
+    sp = add("demo", cmd_demo, "run the demo: a local news site, two crawl cycles, the alerts received")
+    sp.add_argument("--out", default="demo-out", help="where the received emails and webhooks are saved")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args) or 0
+    except (UserError, ConfigError) as e:
+        print(f"tallywatch: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
