@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.set_defaults(func=func)
         if name not in ("extract", "demo"):
-            sp.add_argument("--config", "-c", help=f"config file (default: $TALLYWATCH_CONFIG or {DEFAULT_CONFIG})")
+            sp.add_argument("--config", "-c",
+                            help=f"config file (default: $TALLYWATCH_CONFIG or {DEFAULT_CONFIG})")
         return sp
 
     sp = add("run", cmd_run, "run the scheduler: crawl each source on its schedule, alert, send digests")
