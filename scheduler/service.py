@@ -1,13 +1,18 @@
-"""The one long-running process: APScheduler drives Scrapy crawls in the same asyncio loop.
+"""The long-running process: APScheduler drives Scrapy crawls in one asyncio loop.
 
 Scrapy's asyncio reactor is installed before anything imports ``twisted.internet.reactor``; the
-reactor then runs the asyncio loop, on which ``AsyncIOScheduler`` runs coroutine jobs (a crawl job
-per enabled source, a digest job) and ``AsyncCrawlerRunner`` runs the spiders.
+reactor runs the asyncio loop, on which ``AsyncIOScheduler`` runs coroutine jobs (a crawl job per
+enabled source, a digest job) and ``AsyncCrawlerRunner`` runs the spiders.
+
+Jobs live in Redis (``GuardedRedisJobStore``), so they survive restarts and the operator CLI can
+change them; every ``tick`` seconds the leader re-reads the store, so a change reaches it within
+seconds. Several processes may run: a Redis lock elects one leader, the others stand by
+(``leader.py``); each fire time is claimed before it runs, so none runs twice (``jobstore.py``).
 
 After each crawl the alerts stage processes what the crawl stored (in a worker thread: it does
 blocking SMTP/HTTP I/O). SIGTERM/SIGINT: no new job starts, running crawls are closed by Scrapy
-(pipelines finish their item, nothing half-written: each version is stored in one transaction),
-alerts for what was stored are processed, then the loop stops.
+(each article version is stored in one transaction: nothing half-written), alerts for what was
+stored are processed, the leader lock is released, then the process exits.
 """
 
 from __future__ import annotations
@@ -20,12 +25,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from scheduler import jobs
+from scheduler.history import Run, record_run
+from scheduler.jobstore import ClaimingExecutor, GuardedRedisJobStore, scheduled_for
+from scheduler.leader import LeaderLock, forget_instance, heartbeat, new_instance_id
 from tallywatch.config import Config, parse_schedule
 from tallywatch.observability import init_sentry, report_exception
 
 log = logging.getLogger("tallywatch.scheduler")
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+CONFIG_SCHEDULES_KEY = "tw:scheduler:config_schedules"  # source id -> schedule last taken from config
+JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
 
 
 def install_asyncio_reactor() -> None:
@@ -58,11 +69,13 @@ class CycleBarrier:
         k = self.runs.get(source_id, 0)
         if self.cycles is not None and k >= self.cycles:
             return False
-        if k > 0:
+        if k > 0 and self.cycles is not None:
             await self._event(k).wait()
         return True
 
     async def after_run(self, source_id: str) -> None:
+        if self.cycles is None:
+            return
         self.runs[source_id] = self.runs.get(source_id, 0) + 1
         k = min(self.runs.get(s, 0) for s in self.source_ids)
         if k > 0 and not self._event(k).is_set():
@@ -70,84 +83,148 @@ class CycleBarrier:
             if self.on_cycle:
                 await asyncio.to_thread(self.on_cycle, k)
             self._event(k).set()
-            if self.cycles is not None and k >= self.cycles:
+            if k >= self.cycles:
                 self.finished.set()
 
 
 class Service:
     def __init__(self, config: Config, redis, cycles: int | None = None,
-                 on_cycle: Callable[[int], None] | None = None):
+                 on_cycle: Callable[[int], None] | None = None, *, tick: float = 2.0, leader_ttl: float = 15.0):
         self.config = config
         self.redis = redis
-        self.sources = {s.id: s for s in config.enabled_sources}
-        self.barrier = CycleBarrier(tuple(self.sources), cycles, on_cycle)
+        self.sources = {s.id: s for s in config.sources}
+        enabled = tuple(s.id for s in config.enabled_sources)
+        self.barrier = CycleBarrier(enabled, cycles, on_cycle)
+        self.instance_id = new_instance_id()
+        self.lock = LeaderLock(redis, self.instance_id, ttl=leader_ttl)
+        self.tick_seconds = tick
+        self.is_leader = False
         self.alerts_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.exit_code = 0
-        self.active: set[asyncio.Task] = set()  # crawl jobs in progress
+        self.active: set[asyncio.Task] = set()  # jobs in progress
         self.runner = None
         self.scheduler = None
+        self.store: GuardedRedisJobStore | None = None
 
     # -- jobs -------------------------------------------------------------------------------------
-    async def crawl_job(self, source_id: str) -> None:
+    async def crawl_job(self, source_id: str) -> Run | None:
         from crawler.run import crawl_source
 
         if self.stopping.is_set() or not await self.barrier.before_run(source_id):
-            return
-        source = self.sources[source_id]
-        started = time.monotonic()
-        self.active.add(asyncio.current_task())
+            return None
+        fire = scheduled_for.get()
+        run = Run(job_id=jobs.crawl_job_id(source_id), scheduled_for=fire.timestamp() if fire else None,
+                  started=time.time(), instance=self.instance_id)
+        task = asyncio.current_task()
+        self.active.add(task)
         try:
-            stats = await crawl_source(self.runner, source, self.config, self.redis)
-            log.info("crawl %s: %s (%.1fs)", source_id, _fmt_stats(stats), time.monotonic() - started)
-        except Exception as e:  # a failing job is reported, the schedule goes on
-            log.error("crawl %s failed: %s", source_id, e, exc_info=True)
+            source = self.sources.get(source_id)
+            if source is None:
+                raise LookupError(f"source {source_id!r} is not in {self.config.path or 'the config'} any more")
+            run.stats = dict(await crawl_source(self.runner, source, self.config, self.redis))
+            run.outcome = "ok"
+            log.info("crawl %s: %s (%.1fs)", source_id, fmt_stats(run.stats), time.time() - run.started)
+        except Exception as e:  # a failing job is reported; the schedule goes on
+            run.outcome, run.error = "error", f"{type(e).__name__}: {e}"
+            log.error("crawl %s failed: %s", source_id, e, exc_info=not isinstance(e, LookupError))
             report_exception(e, source=source_id, job="crawl")
         try:
-            await self.process_alerts()
+            run.stats["alerts"] = len(await self.process_alerts())
         finally:
-            self.active.discard(asyncio.current_task())
+            run.ended = time.time()
+            record_run(self.redis, run)
+            self.active.discard(task)
         await self.barrier.after_run(source_id)
+        return run
 
-    async def process_alerts(self) -> None:
+    async def process_alerts(self) -> list:
         from alerts.process import process_pending
 
         async with self.alerts_lock:
             try:
                 sent = await asyncio.to_thread(process_pending, self.redis, self.config)
-                for alert in sent:
-                    log.info("alert %s: %s", alert.kind, alert.title)
             except Exception as e:
                 log.error("alert processing failed: %s", e, exc_info=True)
                 report_exception(e, job="alerts")
+                return []
+        for alert in sent:
+            log.info("alert %s: %s", alert.kind, alert.title)
+        return sent
 
     async def digest_job(self) -> None:
         from alerts.digest import send_digests
 
+        fire = scheduled_for.get()
+        run = Run(job_id=jobs.DIGEST_JOB_ID, scheduled_for=fire.timestamp() if fire else None,
+                  started=time.time(), instance=self.instance_id)
         async with self.alerts_lock:
             try:
-                n = await asyncio.to_thread(send_digests, self.redis, self.config, datetime.now(UTC))
-                log.info("digest: %d sent", n)
+                run.stats = {"digests": await asyncio.to_thread(send_digests, self.redis, self.config,
+                                                                datetime.now(UTC))}
+                run.outcome = "ok"
             except Exception as e:
+                run.outcome, run.error = "error", f"{type(e).__name__}: {e}"
                 log.error("digest failed: %s", e, exc_info=True)
                 report_exception(e, job="digest")
+        run.ended = time.time()
+        record_run(self.redis, run)
 
-    # -- life cycle ------------------------------------------------------------------------------
-    def _add_jobs(self) -> None:
+    # -- the job store ---------------------------------------------------------------------------
+    def sync_jobs_from_config(self) -> None:
+        """Add a job for each enabled source that has none; re-schedule one whose schedule changed
+        in the config since it was last taken from there. Changes made with ``tallywatch schedule``
+        otherwise stand: the store, not the config, is the live schedule."""
         tz = self.config.settings.timezone
         now = datetime.now(UTC)
-        for source in self.sources.values():
-            self.scheduler.add_job(
-                self.crawl_job, trigger=source.trigger(tz), args=[source.id], id=f"crawl:{source.id}",
-                name=f"crawl {source.id} ({source.outlet})", max_instances=1, coalesce=True,
-                misfire_grace_time=300, next_run_time=now,  # first crawl right away
-            )
-        if any(s.cadence == "digest" for s in self.config.subscribers):
-            self.scheduler.add_job(
-                self.digest_job, trigger=parse_schedule(self.config.settings.digest_schedule, tz),
-                id="digest", name="digest emails", max_instances=1, coalesce=True, misfire_grace_time=3600,
-            )
+        taken = self.redis.hgetall(CONFIG_SCHEDULES_KEY)
+        broken = self.store.broken_jobs()
+        for source in self.config.enabled_sources:
+            job_id = jobs.crawl_job_id(source.id)
+            if job_id in broken:
+                continue  # reported when it was quarantined; the operator decides
+            job = self.scheduler.get_job(job_id)
+            if job is None:
+                self.scheduler.add_job(jobs.CRAWL_FUNC, trigger=source.trigger(tz), args=[source.id], id=job_id,
+                                       name=f"crawl {source.outlet}", next_run_time=now, **JOB_DEFAULTS)
+                log.info("job %s added from the config (%s)", job_id, source.schedule)
+            elif taken.get(source.id) not in (None, source.schedule):
+                job.reschedule(trigger=source.trigger(tz))
+                log.info("job %s re-scheduled: the config now says %s", job_id, source.schedule)
+            self.redis.hset(CONFIG_SCHEDULES_KEY, source.id, source.schedule)
+        if any(s.cadence == "digest" for s in self.config.subscribers) and not self.scheduler.get_job(
+                jobs.DIGEST_JOB_ID):
+            self.scheduler.add_job(jobs.DIGEST_FUNC, trigger=parse_schedule(self.config.settings.digest_schedule, tz),
+                                   id=jobs.DIGEST_JOB_ID, name="digest emails",
+                                   **JOB_DEFAULTS | {"misfire_grace_time": 3600})
+        known = {jobs.crawl_job_id(s.id) for s in self.config.sources} | {jobs.DIGEST_JOB_ID}
+        for job_id in set(self.store.job_ids()) - known - set(broken):
+            log.warning("job %s is in the store but its source is not in the config; it will fail until "
+                        "the source is added back or the job removed ('tallywatch schedule remove %s')",
+                        job_id, job_id)
 
+    # -- leadership ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Hold or seek the leader lock; as leader, re-read the store so CLI changes take effect."""
+        try:
+            leader = self.lock.acquire_or_renew()
+            heartbeat(self.redis, self.instance_id, "leader" if leader else "standby")
+        except Exception as e:  # Redis unreachable: we cannot know we still lead
+            log.error("scheduler lost Redis (%s): pausing until it is back", e)
+            leader = False
+        if leader and not self.is_leader:
+            log.info("this process (%s) is the leader: scheduling", self.instance_id)
+            self.is_leader = True
+            self.sync_jobs_from_config()
+            self.scheduler.resume()
+        elif not leader and self.is_leader:
+            log.error("leadership lost: pausing the scheduler")
+            self.is_leader = False
+            self.scheduler.pause()
+        elif leader:
+            self.scheduler.wakeup()
+
+    # -- life cycle ------------------------------------------------------------------------------
     async def main(self) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from scrapy.crawler import AsyncCrawlerRunner
@@ -158,16 +235,24 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig)
         self.runner = AsyncCrawlerRunner(scrapy_settings(self.config))
-        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=self.config.settings.timezone)
-        self._add_jobs()
-        self.scheduler.start()
-        log.info("scheduler running: %d sources%s", len(self.sources),
+        self.store = GuardedRedisJobStore(self.redis)
+        self.scheduler = AsyncIOScheduler(
+            event_loop=loop, timezone=self.config.settings.timezone, job_defaults=JOB_DEFAULTS,
+            jobstores={"default": self.store}, executors={"default": ClaimingExecutor(self.redis, self.instance_id)})
+        jobs.bind(self)
+        self.scheduler.start(paused=True)
+        log.info("scheduler %s started: %d enabled sources%s", self.instance_id, len(self.barrier.source_ids),
                  f", stopping after {self.barrier.cycles} cycles" if self.barrier.cycles else "")
-        if not self.sources:
+        if not self.barrier.source_ids:
             log.warning("no enabled sources in %s: nothing to crawl", self.config.path)
-        finished = asyncio.ensure_future(self.barrier.finished.wait())
-        stopping = asyncio.ensure_future(self.stopping.wait())
-        await asyncio.wait([finished, stopping], return_when=asyncio.FIRST_COMPLETED)
+        while not (self.stopping.is_set() or self.barrier.finished.is_set()):
+            self.tick()
+            if not self.is_leader and self.tick_seconds:
+                log.debug("standing by: %s leads", self.lock.holder())
+            waiters = [asyncio.ensure_future(self.stopping.wait()), asyncio.ensure_future(self.barrier.finished.wait())]
+            await asyncio.wait(waiters, timeout=self.tick_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
         await self.shutdown()
 
     def request_stop(self, sig=None) -> None:
@@ -179,15 +264,23 @@ class Service:
 
     async def shutdown(self) -> None:
         self.stopping.set()
-        self.scheduler.shutdown(wait=False)  # no new job starts
+        if self.scheduler.running:
+            self.scheduler.pause()  # no new job starts
         await self.runner.stop()  # Scrapy closes running spiders cleanly (close_spider runs)
-        if self.active:  # let running jobs finish their alerts step
+        if self.active:  # let running jobs finish their alerts step and history
             await asyncio.wait(list(self.active), timeout=60)
-        await self.process_alerts()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        try:
+            self.lock.release()
+            forget_instance(self.redis, self.instance_id)
+        except Exception as e:
+            log.warning("could not release the leader lock: %s", e)
+        jobs.bind(None)
         log.info("scheduler stopped")
 
 
-def _fmt_stats(stats: dict) -> str:
+def fmt_stats(stats: dict) -> str:
     keys = ("entries", "new", "changed", "duplicate", "unchanged", "not_modified", "errors")
     return ", ".join(f"{k} {stats.get(k, 0)}" for k in keys)
 
@@ -204,15 +297,12 @@ def _run_in_reactor(coro_factory) -> None:
     reactor.run(installSignalHandlers=False)
 
 
-def _connect(config: Config):
+def prepare(config: Config):
+    """Sentry, the Redis connection, the record ledger seeded on first start."""
     from tallywatch.store import connect
 
-    return connect(config.settings.redis_url, config.settings.data_dir)
-
-
-def _prepare(config: Config):
     init_sentry(config.settings.sentry_dsn)
-    redis = _connect(config)
+    redis = connect(config.settings.redis_url, config.settings.data_dir)
     if config.settings.records_csv:
         from alerts.ledger import ensure_seeded
 
@@ -220,10 +310,10 @@ def _prepare(config: Config):
     return redis
 
 
-def run_service(config: Config, cycles: int | None = None,
-                on_cycle: Callable[[int], None] | None = None) -> int:
-    """``tallywatch run``: blocks until SIGTERM/SIGINT (or ``cycles`` complete)."""
-    redis = _prepare(config)
+def run_service(config: Config, cycles: int | None = None, on_cycle: Callable[[int], None] | None = None,
+                redis=None) -> int:
+    """``tallywatch run``: blocks until SIGTERM/SIGINT (or until ``cycles`` complete)."""
+    redis = redis or prepare(config)
     holder: dict[str, Service] = {}
 
     async def main():
@@ -235,27 +325,23 @@ def run_service(config: Config, cycles: int | None = None,
 
 
 def crawl_once(config: Config, source_ids: list[str]) -> int:
-    """``tallywatch crawl``: crawl the given sources once, process and deliver alerts, exit."""
-    from crawler.run import crawl_source, scrapy_settings
-
-    redis = _prepare(config)
-    failures = 0
+    """``tallywatch crawl``: crawl the given sources once now, process and deliver alerts, exit."""
+    redis = prepare(config)
+    results: list[Run | None] = []
 
     async def main():
-        nonlocal failures
         from scrapy.crawler import AsyncCrawlerRunner
 
+        from crawler.run import scrapy_settings
+
         service = Service(config, redis)
-        service.runner = runner = AsyncCrawlerRunner(scrapy_settings(config))
+        service.runner = AsyncCrawlerRunner(scrapy_settings(config))
         for sid in source_ids:
-            try:
-                stats = await crawl_source(runner, config.source(sid), config, redis)
-                print(f"{sid}: {_fmt_stats(stats)}")
-            except Exception as e:
-                failures += 1
-                log.error("crawl %s failed: %s", sid, e, exc_info=True)
-                report_exception(e, source=sid, job="crawl")
-        await service.process_alerts()
+            run = await service.crawl_job(sid)
+            results.append(run)
+            if run:
+                print(f"{sid}: {run.outcome}; {fmt_stats(run.stats)}; alerts {run.stats.get('alerts', 0)}"
+                      + (f"; {run.error}" if run.error else ""))
 
     _run_in_reactor(main)
-    return 1 if failures else 0
+    return 0 if results and all(r and r.outcome == "ok" for r in results) else 1

@@ -1,0 +1,97 @@
+"""Persistent jobs in Redis, with the two guards APScheduler 3.x lacks.
+
+1. ``GuardedRedisJobStore``: APScheduler's RedisJobStore DELETES a job it cannot restore (say its
+   function was renamed in a deploy). Ours keeps the job, takes it off the run-time index so it is
+   not retried every second, records it as broken and reports it (log ERROR + Sentry). ``schedule
+   resume`` puts it back once the code is fixed.
+2. ``ClaimingExecutor``: each fire time of a job is claimed in Redis (SET NX) before it runs, so a
+   fire time is never run twice, even across a leader change.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from datetime import datetime
+
+import redis as redis_lib
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.jobstores.redis import RedisJobStore
+
+from tallywatch.observability import report_exception
+
+log = logging.getLogger("tallywatch.scheduler")
+
+JOBS_KEY = "tw:scheduler:jobs"
+RUN_TIMES_KEY = "tw:scheduler:run_times"
+BROKEN_KEY = "tw:scheduler:broken"  # hash job id -> why it can't be restored
+CLAIM_TTL = 7 * 24 * 3600
+
+# The fire time the current job run serves (set by ClaimingExecutor for the job's task).
+scheduled_for: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("scheduled_for", default=None)
+
+
+def binary_client(client: redis_lib.Redis) -> redis_lib.Redis:
+    """A client on the same server without decode_responses (APScheduler stores pickles)."""
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    kwargs["decode_responses"] = False
+    return redis_lib.Redis(connection_pool=redis_lib.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+class GuardedRedisJobStore(RedisJobStore):
+    def __init__(self, client: redis_lib.Redis):
+        super().__init__(jobs_key=JOBS_KEY, run_times_key=RUN_TIMES_KEY,
+                         connection_pool=binary_client(client).connection_pool)
+
+    def _reconstitute_jobs(self, job_states):
+        jobs = []
+        for job_id, job_state in job_states:
+            try:
+                jobs.append(self._reconstitute_job(job_state))
+            except Exception as e:  # never delete: quarantine and report
+                self.quarantine(job_id, e)
+        return jobs
+
+    def quarantine(self, job_id, exc: Exception) -> None:
+        job_id = job_id.decode() if isinstance(job_id, bytes) else job_id
+        reason = f"{type(exc).__name__}: {exc}"
+        with self.redis.pipeline() as pipe:
+            pipe.hset(BROKEN_KEY, job_id, reason)
+            pipe.zrem(self.run_times_key, job_id)
+            first, *_ = pipe.execute()
+        if first:
+            log.error("job %r cannot be restored (%s): kept in the store, not scheduled; fix the code "
+                      "and run 'tallywatch schedule resume %s'", job_id, reason, job_id)
+            report_exception(exc, job=job_id, problem="unrestorable job")
+
+    def broken_jobs(self) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self.redis.hgetall(BROKEN_KEY).items()}
+
+    def job_ids(self) -> list[str]:
+        return sorted(k.decode() for k in self.redis.hkeys(self.jobs_key))
+
+
+def claim_key(job_id: str, run_time: datetime) -> str:
+    return f"tw:scheduler:fired:{job_id}:{int(run_time.timestamp())}"
+
+
+class ClaimingExecutor(AsyncIOExecutor):
+    def __init__(self, client: redis_lib.Redis, instance_id: str):
+        super().__init__()
+        self.client = client
+        self.instance_id = instance_id
+
+    def _do_submit_job(self, job, run_times):
+        fresh = [t for t in run_times
+                 if self.client.set(claim_key(job.id, t), self.instance_id, nx=True, ex=CLAIM_TTL)]
+        if not fresh:
+            log.info("job %s at %s was already run by another scheduler; skipped", job.id, run_times[-1])
+            # submit_job counts an instance after this returns; give it back once it has
+            self._eventloop.call_soon(self._run_job_success, job.id, [])
+            return
+        token = scheduled_for.set(fresh[-1])
+        try:
+            super()._do_submit_job(job, fresh)
+        finally:
+            scheduled_for.reset(token)
