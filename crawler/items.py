@@ -1,0 +1,25 @@
+"""What the spiders hand to the pipelines: one fetched article page, already parsed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass
+class ArticleItem:
+    url: str  # canonical URL (the article's identity)
+    fetched_url: str  # the URL actually fetched (after redirects)
+    outlet: str
+    source_id: str
+    title: str
+    body: str
+    published: datetime | None = None
+    guid: str | None = None
+    fetched_at: datetime | None = None
+    # the feed entry (or listing link) this article came from; marked seen once the article is decided
+    entry_key: str | None = None
+    entry_fp: str | None = None
+    # the page's HTTP validators, stored with the version so the next fetch can be conditional
+    etag: str | None = None
+    last_modified: str | None = None
