@@ -9,11 +9,16 @@ import smtplib
 import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 
 from alerts.models import Alert
 from alerts.render import render_email
 from tallywatch.config import SmtpSettings, Subscriber
+
+# Headers up to RFC 5322's hard limit on one line: the stdlib otherwise folds a 79-200 character
+# subject onto a continuation line, which some readers show with a leading space.
+POLICY = SMTP_POLICY.clone(max_line_length=998)
 
 
 class MailError(Exception):
@@ -34,7 +39,7 @@ def build_message(
         raise ValueError(f"subscriber {subscriber.id!r} has no email address")
     subject, text, html = render_email(
         alerts, subscriber_id=subscriber.id, public_url=public_url, digest=digest)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = subject
     msg["From"] = smtp.sender
     msg["To"] = subscriber.email

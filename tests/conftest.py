@@ -77,3 +77,103 @@ def seed_dir() -> Path:
     if not SEED.is_dir():
         pytest.skip(f"seed corpus not found at {SEED}")
     return SEED
+
+
+# --- a real SMTP server and a real webhook receiver on loopback ------------------------------------
+
+
+class SmtpSink:
+    """aiosmtpd on 127.0.0.1:<port>; ``messages`` are the received mails parsed with email.policy.default,
+    ``envelopes`` the (mail_from, rcpt_tos) pairs."""
+
+    def __init__(self):
+        import email
+        import email.policy
+        import threading
+
+        from aiosmtpd.controller import Controller
+
+        sink = self
+        self.messages: list = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self._lock = threading.Lock()
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
+                raw = envelope.original_content or envelope.content
+                with sink._lock:
+                    sink.messages.append(email.message_from_bytes(raw, policy=email.policy.default))
+                    sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def clear(self):
+        with self._lock:
+            self.messages.clear()
+            self.envelopes.clear()
+
+
+@pytest.fixture
+def smtp_server():
+    server = SmtpSink().start()
+    yield server
+    server.stop()
+
+
+class WebhookReceiver:
+    """http.server in a thread; records every POST (path, headers, body) and answers ``status``
+    (settable at any time)."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.requests: list[dict] = []
+        self.status = 204
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers.items()),
+                                              "body": body})
+                    status = receiver.status
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook_receiver():
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
