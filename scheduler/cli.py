@@ -89,6 +89,29 @@ def cmd_check_config(args) -> int:
     return 0
 
 
+def cmd_schedule(args) -> int:
+    from scheduler.schedule_cli import ScheduleError, run_schedule_command
+
+    config = _config(args)
+    try:
+        return run_schedule_command(args, config, _redis(config), sys.stdout)
+    except ScheduleError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_status(args) -> int:
+    from scheduler.status import Health, check, print_health
+
+    config = _config(args)
+    try:
+        redis = _redis(config)
+    except UserError as e:
+        health = Health()
+        health.add("FAIL", str(e))
+        return print_health(health, sys.stdout)
+    return print_health(check(redis, config), sys.stdout)
+
+
 def cmd_demo(args) -> int:
     from scheduler.demo import run_demo
 
@@ -96,7 +119,8 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tallywatch", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="tallywatch", description="Figures from news of air attacks; alerts on "
+                                "new records, changed numbers and diverging reports.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -120,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("alerts", cmd_alerts, "list the most recent alerts")
     sp.add_argument("--limit", type=int, default=20)
     add("check-config", cmd_check_config, "validate the config file and show the schedule")
+    from scheduler.schedule_cli import add_schedule_arguments
+
+    add_schedule_arguments(add("schedule", cmd_schedule, "list and change the persistent crawl schedule "
+                               "(changes reach a running scheduler within seconds)"))
+    add("status", cmd_status, "health: scheduler, leader, Redis, last crawl per source (exit 1 when unhealthy)")
     sp = add("demo", cmd_demo, "run the demo: a local news site, two crawl cycles, the alerts received")
     sp.add_argument("--out", default="demo-out", help="where the received emails and webhooks are saved")
     return p

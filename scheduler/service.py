@@ -36,6 +36,7 @@ log = logging.getLogger("tallywatch.scheduler")
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 CONFIG_SCHEDULES_KEY = "tw:scheduler:config_schedules"  # source id -> schedule last taken from config
+FIRST_SCHEDULED_KEY = "tw:scheduler:first_scheduled"  # source id -> epoch its job was first added
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
 
 
@@ -188,6 +189,7 @@ class Service:
                 self.scheduler.add_job(jobs.CRAWL_FUNC, trigger=source.trigger(tz), args=[source.id], id=job_id,
                                        name=f"crawl {source.outlet}", next_run_time=now, **JOB_DEFAULTS)
                 log.info("job %s added from the config (%s)", job_id, source.schedule)
+                self.redis.hsetnx(FIRST_SCHEDULED_KEY, source.id, time.time())
             elif taken.get(source.id) not in (None, source.schedule):
                 job.reschedule(trigger=source.trigger(tz))
                 log.info("job %s re-scheduled: the config now says %s", job_id, source.schedule)
