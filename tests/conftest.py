@@ -130,8 +130,8 @@ def smtp_server():
 
 
 class WebhookReceiver:
-    """http.server in a thread; records every POST (path, headers, body) and answers ``status``
-    (settable at any time)."""
+    """http.server in a thread; records every POST (path, headers with lower-case names, body) and
+    answers ``status`` (settable at any time)."""
 
     def __init__(self):
         import threading
@@ -146,8 +146,8 @@ class WebhookReceiver:
             def do_POST(self):  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
-                    receiver.requests.append({"path": self.path, "headers": dict(self.headers.items()),
-                                              "body": body})
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    receiver.requests.append({"path": self.path, "headers": headers, "body": body})
                     status = receiver.status
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -177,3 +177,13 @@ def webhook_receiver():
     receiver = WebhookReceiver().start()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def news_site():
+    """A local news site (tests/sites.py) on a free loopback port; add feeds/articles in the test."""
+    from tests.sites import NewsSite
+
+    site = NewsSite().start()
+    yield site
+    site.stop()
