@@ -100,3 +100,5 @@ def alert_delivered_key(key: str) -> str:
 ALERTS_LOG = PREFIX + "alerts:log"  # sorted set alert key -> created epoch
 ALERTS_OUTBOX = PREFIX + "alerts:outbox"  # sorted set "subscriber_id|alert key" -> created epoch
 DIGEST_LAST_KEY = PREFIX + "alerts:digest:last"  # hash subscriber_id -> epoch of its last digest
+LEDGER_SEEDED_KEY = PREFIX + "ledger:seeded"  # string: "<csv path>|<size>|<mtime>" last seeded from
+DELIVERY_ERRORS_KEY = PREFIX + "alerts:delivery:errors"  # hash subscriber_id -> JSON {at, error, pending}
