@@ -1,0 +1,647 @@
+"""Figure extraction: the numbers an outlet reports about an air attack.
+
+    extract_figures(title, body, published=None) -> list[Figure]
+
+How it works (see docs/extraction.md): the text is split into paragraphs and sentences; every number
+token (digits, number words, ranges) is read together with the words right after it (the noun phrase:
+"539 Russian drones", "23 people") and the nearest action word (before it: "Russia launched 539
+drones", after it: "23 people were wounded"). Noun kind + action give the metric; the words just before
+the number give the qualifier; period phrases in the sentence the scope; record cues, relative dates
+("five days ago") and places (gazetteer) complete the figure. Numbers with no metric are dropped, so
+ages, dates, times, money, "six of Kyiv's 10 districts" and vague amounts produce nothing."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+
+from crawler import vocabulary as V
+from crawler.numbers import NumberToken, find_numbers
+from crawler.places import PlaceMention, find_places
+from tallywatch.models import Figure
+
+__all__ = ["extract_figures"]
+
+_I = re.IGNORECASE
+
+# ---------------------------------------------------------------- compiled patterns
+_HEAD_RES: list[tuple[str, re.Pattern]] = [
+    ("aerial", re.compile(r"(?:" + V.AERIAL_HEADS + r")\b", _I)),
+    ("missile_kind", re.compile(r"(?:" + V.MISSILE_KIND_HEADS + r")\b", _I)),
+    ("glide", re.compile(r"(?:" + V.GLIDE_HEADS + r")\b", _I)),
+    ("missiles", re.compile(r"(?:" + V.MISSILE_HEADS + r")(?![\w-])", _I)),
+    ("drones", re.compile(r"(?:" + V.DRONE_HEADS + r")\b", _I)),
+    ("deaths", re.compile(r"(?:" + V.DEATH_HEADS + r")\b", _I)),
+    ("injuries", re.compile(r"(?:" + V.INJURY_HEADS + r")\b", _I)),
+    ("people", re.compile(r"(?:" + V.PEOPLE_HEADS + r")\b", _I)),
+]
+_SINGULAR_OK = re.compile(r"(?:people|children|men|women|others|victims|employees|workers|officers|"
+                          r"kids|babies|dead|wounded|injured|deaths|fatalities|injuries|air\s+targets|"
+                          r"projectiles|aerial\s+weapons|air\s+weapons)$|s$", _I)
+_WORD_RE = re.compile(r"\s*([^\s,;:.()\"“”]+)")
+_CRUISE_RE = re.compile(r"(?:" + V.CRUISE_MODELS + r")", _I)
+_BALLISTIC_RE = re.compile(r"(?:" + V.BALLISTIC_MODELS + r")", _I)
+
+_VERB_RE = re.compile(
+    r"\b(?:(?P<launch>" + V.LAUNCH_VERBS + r")|(?P<intercept>" + V.INTERCEPT_VERBS + r")"
+    r"|(?P<kill>" + V.KILL_VERBS + r")|(?P<injure>" + V.INJURE_VERBS + r")|(?P<stop>" + V.STOP_VERBS + r"))\b",
+    _I,
+)
+_ANY_ACTION = (V.INTERCEPT_VERBS + "|" + V.KILL_VERBS + "|" + V.INJURE_VERBS + "|" + V.LAUNCH_VERBS)
+_AUX = (r"(?:were|was|have\s+been|has\s+been|had\s+been|are|is|been|got|being|reportedly|also|later|all"
+        r"|subsequently|seriously|critically|severely|lightly|slightly|fatally|mortally|allegedly"
+        r"|successfully|then|in\s+total|in\s+all|overall|said\s+to\s+have\s+been|confirmed|now)")
+_RIGHT_VERB_RE = re.compile(
+    r"^\s*(?P<which>,?\s*of\s+(?:which|whom|them|those|these)\s+)?"
+    r"(?:(?:in|on|at|near|across)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:region|oblast|city|district))?\s+)?"
+    r"(?P<aux>(?:" + _AUX + r")\s+)*(?P<verb>" + _ANY_ACTION + r")\b",
+    _I,
+)
+_QUAL_RES = [(q, re.compile(r"\b(?:" + pat + r")\s+(?:(?:a|the)\s+)?(?:(?:new\s+|previous\s+)?record(?:-\w+)?\s+"
+                            r"(?:of\s+)?|total\s+of\s+|further\s+|another\s+)?$", _I))
+             for q, pat in V.QUALIFIERS]
+_QUAL_AFTER_RE = re.compile(r"^(?:\s+or\s+so|-odd|\s+or\s+more\b|\+)", _I)
+_ADJACENT_LEFT_RE = re.compile(
+    r"\b(?P<verb>" + _ANY_ACTION + r")\s+(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?"
+    r"(?:(?:a|the)\s+)?(?:(?:further|another|total\s+of|record|more|additional|other)\s+)?$",
+    _I,
+)
+_TOLL_RE = re.compile(
+    r"\b(?:(?P<kill>death\s+toll|number\s+of\s+(?:the\s+)?(?:dead|deaths|fatalities|people\s+killed|those\s+killed"
+    r"|victims\s+killed)|toll|fatalities)|(?P<injure>number\s+of\s+(?:the\s+)?(?:injured|wounded|injuries"
+    r"|people\s+(?:injured|wounded|hurt))|injury\s+toll))\b[^.;]{0,70}?\b(?:to|at|of|reached|hit|is|was|now|"
+    r"stands\s+at|stood\s+at)\s+(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$",
+    _I,
+)
+_UNIT_AFTER_RE = re.compile(
+    r"^\s*(?:%|per\s?cent|percent|million|billion|bn\b|m\b|years?\b|year-old|months?\b|days?\b|hours?\b|"
+    r"minutes?\b|seconds?\b|weeks?\b|km\b|kilomet|miles?\b|metres?\b|meters?\b|times\b|a\.m|p\.m|am\b|pm\b|"
+    r"gmt\b|utc\b|kg\b|tonnes?\b|tons?\b|hryvnias?\b|dollars?\b|euros?\b|rubles?\b|roubles?\b|nights?\b)",
+    _I,
+)
+_CURRENCY_BEFORE_RE = re.compile(r"(?:[$€£]|\b(?:usd|eur|uah|no\.|number|aged?|ages\s+of|page|article|"
+                                 r"resolution|flight|route|building|house|street|apartment|floor)\s*)$", _I)
+_SUBSET_RE = re.compile(r"\b(?:including|among\s+them|among\s+whom|among\s+those|of\s+whom|of\s+them)\s+"
+                        r"(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$", _I)
+_ATTACK_CONTEXT_RE = re.compile(r"\b(?:attack\w*|barrage|strikes?|struck|assault|bombard\w*|salvo|wave|raids?|"
+                                r"targeted|hit|launch\w*|fired|overnight)\b", _I)
+_RATE_RE = re.compile(V.RATE_AFTER, _I)
+_AVERAGE_RE = re.compile(V.AVERAGE_BEFORE, _I)
+_MODAL_RE = re.compile(r"\b" + V.MODALS + r"\s+(?:\w+\s+)?$", _I)
+_NEGATED_RE = re.compile(r"\b(?:not|never|no|failed\s+to|fail\s+to|unable\s+to)\s+(?:\w+\s+)?$", _I)
+_AGG_RE = re.compile(V.AGGREGATE_CUES, _I)
+_EVENT_RE = re.compile(V.EVENT_OVERRIDE, _I)
+_RECORD_RE = re.compile(V.RECORD_CUES, _I)
+_HEDGE_RE = re.compile(V.HEDGES + r"|\btrack\s+record\b|\bon\s+the\s+record\b|\bfor\s+the\s+record\b", _I)
+_RECORD_ADJ_BEFORE_RE = re.compile(r"\b" + V.RECORD_ADJ + r"\s+(?:of\s+|number\s+of\s+)?(?:(?:" +
+                                   "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?(?:some\s+)?$", _I)
+_SEGMENT_RE = re.compile(
+    r"\b(?:surpass\w*|exceed\w*|topping|topped|break\w*|beat\w*|eclips\w*|compared\s+(?:with|to)|up\s+from|"
+    r"down\s+from|than|previous|last\s+record|prior|earlier\s+record|the\s+record\s+(?:of|set)|after|"
+    r"follow(?:ed|ing|s)|preceded|while|whereas)\b"
+    r"|\s[–—-]\s|;",
+    _I,
+)
+_PAIR_GAP_RE = re.compile(r"^\s+(?:out\s+of|of)\s+(?:(?:a|the|an)\s+)?(?:(?:record|total\s+of|reported|"
+                          r"estimated|incoming|launched)\s+)?$", _I)
+_BOILERPLATE_RE = re.compile(r"\b(?:sign\s+up|newsletter|subscribe|privacy\s+(?:notice|policy)|cookie|"
+                             r"click\s+here|read\s+more|follow\s+us|all\s+rights\s+reserved|terms\s+of\s+use)\b",
+                             _I)
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WD = "|".join(_WEEKDAYS)
+_MONTH_NAMES = V.MONTHS.split("|")
+_NUMWORD = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|a\s+couple\s+of)"
+_NIGHT_RE = re.compile(
+    r"\b(?P<n>" + _NUMWORD + r")\s+(?P<unit>days?|weeks?|nights?)\s+(?:ago|earlier|before)\b"
+    r"|\b(?P<yest>yesterday|the\s+previous\s+night|the\s+night\s+before|a\s+day\s+earlier)\b"
+    r"|\b(?P<lastweek>last\s+week['’]s|a\s+week\s+ago)"
+    r"|\b(?:(?:on|last|early\s+on|late\s+on|earlier\s+on|overnight\s+(?:into|to)|(?:the\s+)?night\s+(?:into|to))\s+)"
+    r"(?P<wd>" + _WD + r")(?P<wdnight>\s+night)?\b"
+    r"|\b(?P<wd2>" + _WD + r")(?:['’]s\s+(?:attack|strike|barrage|assault|record|bombardment|raid)"
+    r"|(?P<wdnight2>\s+night))"
+    r"|\b(?:on\s+)?(?:the\s+night\s+of\s+)?(?P<month>" + V.MONTHS + r")\s+"
+    r"(?:\d{1,2}\s*[-–]\s*|\d{1,2}\s+(?:to|into)\s+)?"
+    r"(?P<day>\d{1,2})\b(?!,?\s*\d{3})"
+    r"|\b(?:on\s+)?(?:the\s+night\s+of\s+)?(?:\d{1,2}\s*[-–]\s*|\d{1,2}\s+(?:to|into)\s+)?(?P<day2>\d{1,2})\s+"
+    r"(?P<month2>" + V.MONTHS + r")\b",
+    _I,
+)
+_WORD_NUM = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+             "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_ABBREV = {"mr", "mrs", "ms", "dr", "st", "gen", "lt", "col", "maj", "sgt", "capt", "cpt", "no", "vs", "jr", "sr",
+           "u.s", "u.k", "u.n", "a.m", "p.m", "approx", "est", "inc", "co", "corp", "govt", "adm", "rep", "sen",
+           "gov", "pres", "prof", "e.g", "i.e", "etc", "fig", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+           "sep", "sept", "oct", "nov", "dec"}
+_SENT_END_RE = re.compile(r"[.!?]+[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
+
+_LAUNCH_METRIC = {"drones": "drones_launched", "missiles": "missiles_launched",
+                  "cruise": "cruise_missiles_launched", "ballistic": "ballistic_missiles_launched",
+                  "glide": "glide_bombs_launched", "aerial": "aerial_weapons_launched"}
+_INTERCEPT_METRIC = {"drones": "drones_intercepted", "missiles": "missiles_intercepted",
+                     "cruise": "missiles_intercepted", "ballistic": "missiles_intercepted"}
+_WEAPON_KINDS = set(_LAUNCH_METRIC)
+_LAUNCH_WORDS = re.compile(r"^(?:" + V.LAUNCH_VERBS + r")$", _I)
+
+
+# ---------------------------------------------------------------- sentences
+def split_sentences(paragraph: str) -> list[tuple[int, str]]:
+    """(offset, sentence) pairs; abbreviations ("Mr.", "U.S.") and decimals do not end a sentence."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    for m in _SENT_END_RE.finditer(paragraph):
+        before = paragraph[start : m.start() + 1]
+        last = re.search(r"([A-Za-z.]+)\.?$", before.rstrip(".!?\"”’)").split(" ")[-1] + ".")
+        word = (last.group(1) if last else "").lower().rstrip(".")
+        if paragraph[m.start()] == "." and (word in _ABBREV or (len(word) == 1 and word.isalpha())):
+            continue
+        out.append((start, paragraph[start : m.end()].strip()))
+        start = m.end()
+    if paragraph[start:].strip():
+        out.append((start, paragraph[start:].strip()))
+    return out
+
+
+# ---------------------------------------------------------------- number analysis
+@dataclass
+class _Noun:
+    kind: str  # drones, missiles, cruise, ballistic, glide, aerial, people, deaths, injuries
+    end: int  # offset in the right context where the noun phrase ends
+    modifiers: tuple[str, ...] = ()
+
+
+def _noun_phrase(right: str, value: int) -> _Noun | None:
+    pos = 0
+    mods: list[str] = []
+    for _ in range(6):
+        for kind, rx in _HEAD_RES:
+            ws = re.match(r"\s*", right[pos:])
+            p = pos + (ws.end() if ws else 0)
+            m = rx.match(right, p)
+            if not m:
+                continue
+            head = m.group(0)
+            if value != 1 and not _SINGULAR_OK.search(head):
+                return None  # "5 drone attacks", "a 539-drone" are not counts of drones
+            nxt = _WORD_RE.match(right, m.end())
+            if kind not in ("people", "deaths", "injuries") and nxt and nxt.group(1).lower() in V.NOT_WEAPON_AFTER:
+                return None
+            if kind == "missile_kind":
+                kind = "cruise" if m.group("cruise") else "ballistic" if m.group("ballistic") else "missiles"
+            if kind == "missiles":
+                joined = " ".join(mods + [head])
+                if _CRUISE_RE.search(joined):
+                    kind = "cruise"
+                elif _BALLISTIC_RE.search(joined):
+                    kind = "ballistic"
+            if kind == "people" and any(w.lower() in ("soldiers", "troops") for w in mods):
+                return None
+            return _Noun(kind, m.end(), tuple(mods))
+        w = _WORD_RE.match(right, pos)
+        if not w:
+            return None
+        tok = w.group(1)
+        low = tok.lower()
+        if (low in V.MODIFIERS or (tok[:1].isupper() and low not in ("and", "or")) or any(c.isdigit() for c in tok)
+                or ("-" in tok and not low.endswith("-year-old")) or "/" in tok):
+            if w.end() < len(right) and right[w.end()] in ",;:.()":
+                return None
+            mods.append(tok)
+            pos = w.end()
+            continue
+        return None
+    return None
+
+
+def _verb_class(m: re.Match) -> str:
+    for g in ("launch", "intercept", "kill", "injure", "stop"):
+        if m.group(g):
+            return g
+    return "stop"
+
+
+def _classify_word(word: str) -> str:
+    m = _VERB_RE.fullmatch(word.strip())
+    return _verb_class(m) if m else "stop"
+
+
+_COMPAT = {"people": ("kill", "injure"), "deaths": ("kill",), "injuries": ("injure",)}
+
+
+def _compatible(kind: str, verb: str) -> bool:
+    if kind in _COMPAT:
+        return verb in _COMPAT[kind]
+    return verb in ("launch", "intercept")
+
+
+def _left_verb(left: str, kind: str) -> str | None:
+    """The nearest compatible action word before the number, or None (a stop verb or modal blocks)."""
+    matches = list(_VERB_RE.finditer(left))
+    for k, m in enumerate(reversed(matches)):
+        cls = _verb_class(m)
+        if cls == "stop":
+            return None
+        if _MODAL_RE.search(left[: m.start()]) or _NEGATED_RE.search(left[: m.start()]):
+            return None
+        if _compatible(kind, cls):
+            # "by"/"with" alone are weak: only count them right next to the number phrase
+            word = m.group(0).lower()
+            if word in ("by", "with") and len(left) - m.end() > 25:
+                continue
+            return cls
+        if k >= 2:
+            return None
+    return None
+
+
+def _metric(kind: str, verb: str | None) -> str | None:
+    if kind in ("deaths",):
+        return "killed"
+    if kind in ("injuries",):
+        return "injured"
+    if kind == "people":
+        return {"kill": "killed", "injure": "injured"}.get(verb or "")
+    if verb == "launch":
+        return _LAUNCH_METRIC.get(kind)
+    if verb == "intercept":
+        return _INTERCEPT_METRIC.get(kind)
+    return None
+
+
+def _qualifier(left: str, right: str) -> str:
+    tail = left[-40:]
+    for q, rx in _QUAL_RES:
+        if rx.search(tail):
+            return q
+    if _QUAL_AFTER_RE.match(right):
+        return "approx" if not right.lstrip().startswith("or more") else "at_least"
+    return "exact"
+
+
+@dataclass
+class _Cand:
+    metric: str
+    value: int
+    qualifier: str
+    start: int  # offset in sentence
+    direct_record: bool = False
+
+
+def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
+    """Candidates (metric, value, qualifier) in one sentence. ``last_kind`` carries the last weapon noun
+    across sentences of a paragraph, for elliptical numbers ("... and 32 were shot down")."""
+    out: list[_Cand] = []
+    toks = find_numbers(sent)
+    paired: dict[int, tuple[str, NumberToken]] = {}
+    # "476 out of 539 drones", "30 of the 40 missiles"
+    for a, b in zip(toks, toks[1:], strict=False):
+        if a.high is None and b.high is None and _PAIR_GAP_RE.match(sent[a.end : b.start]):
+            paired[id(a)] = ("first", b)
+            paired[id(b)] = ("second", a)
+    for t in toks:
+        role = paired.get(id(t))
+        if role and role[0] == "first":
+            continue  # handled with its total
+        left = sent[max(0, t.start - 160) : t.start]
+        right = sent[t.end : t.end + 140]
+        if _UNIT_AFTER_RE.match(right) or _CURRENCY_BEFORE_RE.search(left):
+            continue
+        if _AVERAGE_RE.search(left):
+            continue
+        if re.match(r"\s+of\s+(?!which\b|whom\b|them\b|those\b|these\b)", right, _I) and not role:
+            continue  # "six of Kyiv's 10 districts", "one of the largest"
+        noun = _noun_phrase(right, t.value)
+        kind = noun.kind if noun else None
+        after = right[noun.end :] if noun else right
+        if noun and _RATE_RE.search(after):
+            continue
+        verb: str | None = None
+        rv = _RIGHT_VERB_RE.match(after)
+        if kind is None:
+            # elliptical: "injured 14", "14 were injured", "of which 476 were shot down"
+            toll = _TOLL_RE.search(left[-120:])
+            adj = _ADJACENT_LEFT_RE.search(left[-60:])
+            if rv:
+                verb = _classify_word(rv.group("verb"))
+                if rv.group("verb").lower() in ("dead",):
+                    verb = "kill"
+            elif toll:
+                verb = "kill" if toll.group("kill") else "injure"
+            elif adj and not _MODAL_RE.search(left[: len(left) - len(adj.group(0))]):
+                verb = _classify_word(adj.group("verb"))
+            if verb is None or verb == "stop":
+                continue
+            if verb in ("kill", "injure"):
+                kind = "people"
+            elif last_kind:
+                kind = last_kind[0]
+            else:
+                continue
+            if t.is_word and t.value == 1 and verb in ("launch", "intercept"):
+                continue
+        else:
+            if kind in _WEAPON_KINDS:
+                last_kind[:] = [kind]
+            if kind == "people" and _SUBSET_RE.search(left[-40:]):
+                continue
+            right_cls = _classify_word(rv.group("verb")) if rv else None
+            has_aux = bool(rv and (rv.group("aux") or rv.group("which")))
+            left_cls = _left_verb(left, kind)
+            if right_cls and _compatible(kind, right_cls) and (
+                has_aux or left_cls is None or right_cls != "launch"
+            ):
+                verb = right_cls
+            elif left_cls:
+                verb = left_cls
+            elif kind in ("deaths", "injuries"):
+                verb = None
+            elif kind in _WEAPON_KINDS and _ATTACK_CONTEXT_RE.search(sent) and not re.search(
+                r"\b(?:" + V.STOP_VERBS + r")\b", left[-80:], _I
+            ):
+                verb = "launch"
+            else:
+                continue
+        metric = _metric(kind, verb)
+        if metric is None:
+            continue
+        qual = _qualifier(left, right)
+        direct = bool(_RECORD_ADJ_BEFORE_RE.search(left[-50:])) and not _HEDGE_RE.search(left[-60:])
+        if role and role[0] == "second":
+            first = role[1]
+            fleft = sent[max(0, first.start - 160) : first.start]
+            # the action of the pair: the verb after the noun ("476 of 539 drones were shot down") or before
+            fverb = _classify_word(rv.group("verb")) if rv else _left_verb(fleft, kind)
+            if kind in _WEAPON_KINDS:
+                if fverb == "intercept" and kind in _INTERCEPT_METRIC:
+                    out.append(_Cand(_INTERCEPT_METRIC[kind], first.value, _qualifier(fleft, ""), first.start))
+                m2 = _LAUNCH_METRIC[kind]
+                out.append(_Cand(m2, t.value, qual, t.start, direct))
+            elif kind == "people" and fverb in ("kill", "injure"):
+                out.append(_Cand(_metric(kind, fverb) or "", first.value, _qualifier(fleft, ""), first.start))
+            continue
+        if t.high is not None:
+            out.append(_Cand(metric, t.value, "at_least", t.start, direct))
+            out.append(_Cand(metric, t.high, "up_to", t.start, direct))
+        else:
+            out.append(_Cand(metric, t.value, qual, t.start, direct))
+    return [c for c in out if c.metric]
+
+
+# ---------------------------------------------------------------- context: scope, night, record, place
+def _scope(sent: str, pos: int) -> str:
+    best: tuple[int, str] | None = None
+    for rx, label in ((_AGG_RE, "aggregate"), (_EVENT_RE, "event")):
+        for m in rx.finditer(sent):
+            d = m.start() - pos if m.start() >= pos else pos - m.end()
+            if best is None or d < best[0]:
+                best = (d, label)
+    return best[1] if best else "event"
+
+
+def _segments(sent: str) -> list[int]:
+    return [m.start() for m in _SEGMENT_RE.finditer(sent)]
+
+
+def _segment_of(bounds: list[int], pos: int) -> int:
+    return sum(1 for b in bounds if b <= pos)
+
+
+def _night_dates(sent: str, published: _dt.date | None) -> list[tuple[int, _dt.date]]:
+    if published is None:
+        return []
+    out = []
+    for m in _NIGHT_RE.finditer(sent):
+        d: _dt.date | None = None
+        try:
+            if m.group("n"):
+                raw = m.group("n").lower()
+                n = int(raw) if raw.isdigit() else _WORD_NUM.get(raw.split()[0] if raw.startswith("a ") is False
+                                                                   else "a", 2 if "couple" in raw else 1)
+                if "couple" in raw:
+                    n = 2
+                unit = m.group("unit").lower()
+                d = published - _dt.timedelta(days=n * (7 if unit.startswith("week") else 1))
+            elif m.group("yest"):
+                d = published - _dt.timedelta(days=1)
+            elif m.group("lastweek"):
+                d = published - _dt.timedelta(days=7)
+            elif m.group("wd") or m.group("wd2"):
+                wd = _WEEKDAYS.index((m.group("wd") or m.group("wd2")).lower())
+                back = (published.weekday() - wd) % 7
+                d = published - _dt.timedelta(days=back)
+                if m.group("wdnight") or m.group("wdnight2"):
+                    d = d + _dt.timedelta(days=1)
+                    if d > published:
+                        d = d - _dt.timedelta(days=7)
+            elif m.group("month") or m.group("month2"):
+                month = _MONTH_NAMES.index((m.group("month") or m.group("month2")).lower()) + 1
+                day = int(m.group("day") or m.group("day2"))
+                year = published.year if month <= published.month else published.year - 1
+                d = _dt.date(year, month, day)
+        except (ValueError, OverflowError):
+            d = None
+        if d is not None and d != published and d < published + _dt.timedelta(days=1):
+            out.append((m.start(), d))
+    return out
+
+
+_ADJ_PLACE_RE = re.compile(
+    r"(?:\b(?:on|in|at|over|against|across|targeting|targeted|hit|struck|into|above|toward|towards|hitting|"
+    r"striking|attacking|attacked|pounding)\s+(?:the\s+)?(?:[a-z]+\s+){0,3}?"
+    r"(?:(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|oblast|area)\s+of\s+)?"
+    r"(?:[a-z-]+\s+)?$)|(?:\b(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|"
+    r"oblast|area)\s+of\s+$)",
+    _I,
+)
+_WEAK_PLACE_RE = re.compile(r"\b(?:near|outside|from|to|toward|towards|with|by|and)\s+(?:the\s+)?$", _I)
+
+
+def _place_score(sent: str, p: PlaceMention) -> int:
+    before = sent[max(0, p.start - 45) : p.start]
+    if _WEAK_PLACE_RE.search(before[-12:]) and not re.search(r"according\s+to\s+$", before, _I):
+        return 1
+    if _ADJ_PLACE_RE.search(before):
+        return 3
+    return 2
+
+
+@dataclass
+class _SentInfo:
+    text: str
+    places: list[PlaceMention]
+    para: int
+
+
+def _best_place(sent: str, places: list[PlaceMention], pos: int, kinds: tuple[str, ...],
+                min_score: int = 1) -> str | None:
+    best = None
+    for p in places:
+        if p.kind not in kinds:
+            continue
+        s = _place_score(sent, p)
+        if s < min_score:
+            continue
+        d = (p.start - pos) if p.start >= pos else (pos - p.end) * 1.5
+        key = (s, -d)
+        if best is None or key > best[0]:
+            best = (key, p.name)
+    return best[1] if best else None
+
+
+def _location(idx: int, sents: list[_SentInfo], pos: int, metric: str, title_places: list[PlaceMention],
+              title: str) -> str | None:
+    s = sents[idx]
+    local = _best_place(s.text, s.places, pos, ("city", "region"))
+    if local:
+        return local
+    country = _best_place(s.text, s.places, pos, ("country",), min_score=3)
+    if country:
+        return country
+    # the paragraph: the nearest sentence (before first, then after) that names a city or region
+    para = [k for k in range(len(sents)) if sents[k].para == s.para and k != idx]
+    para.sort(key=lambda k: (abs(k - idx) + (0.5 if k > idx else 0)))
+    for k in para:
+        p = _best_place(sents[k].text, sents[k].places, 0, ("city", "region"))
+        if p:
+            return p
+    if metric.endswith(("_launched", "_intercepted")):
+        tail = s.text[pos : pos + 80]
+        if re.search(r"\bRussian\b", tail):
+            return "Ukraine"
+        if re.search(r"\bUkrainian\b", tail):
+            return "Russia"
+    country = _best_place(s.text, s.places, pos, ("country",))
+    if country:
+        return country
+    for k in para:
+        p = _best_place(sents[k].text, sents[k].places, 0, ("country",))
+        if p:
+            return p
+    tp = _best_place(title, title_places, 0, ("city", "region")) or _best_place(title, title_places, 0,
+                                                                                 ("country",))
+    return tp
+
+
+def _record_flags(sent: str, cands: list[tuple[_Cand, str]], bounds: list[int]) -> set[int]:
+    """Indices of candidates the sentence presents as records."""
+    flagged = {i for i, (c, _) in enumerate(cands) if c.direct_record}
+    hedges = [(m.start(), m.end()) for m in _HEDGE_RE.finditer(sent)]
+    for m in _RECORD_RE.finditer(sent):
+        if any(hs <= m.start() < he or m.start() <= hs < m.end() for hs, he in hedges):
+            continue
+        seg = _segment_of(bounds, m.end() - 1)
+        cue = m.group(0).lower()
+        pool = [i for i, (c, scope) in enumerate(cands)
+                if _segment_of(bounds, c.start) == seg or (c.start > m.start() and _segment_of(bounds, c.start)
+                                                         == seg + 1 and not any(cc.direct_record for cc, _ in cands))]
+        if not pool or any(i in flagged for i in pool):
+            continue
+        if "deadliest" in cue:
+            pool = [i for i in pool if cands[i][0].metric == "killed"]
+        else:
+            launch = [i for i in pool if cands[i][0].metric.endswith("_launched")]
+            want = ("drones" if re.search(r"drone|uav|shahed", cue) else
+                    "missiles" if "missile" in cue else None)
+            if want:
+                launch = [i for i in launch if cands[i][0].metric.startswith(want)] or launch
+            aerial = [i for i in launch if cands[i][0].metric == "aerial_weapons_launched"]
+            pool = aerial or sorted(launch, key=lambda i: -cands[i][0].value)[:1]
+        flagged.update(pool)
+    return flagged
+
+
+# ---------------------------------------------------------------- public API
+def extract_figures(title: str, body: str, published: _dt.date | None = None) -> list[Figure]:
+    """Figures reported in an article (title + body). Unique by metric, value, scope and night (a figure
+    repeated in the article counts once, with the most specific place). Never raises on any text."""
+    try:
+        return _extract(title or "", body or "", published)
+    except Exception:  # noqa: BLE001 - a bad article must never stop the crawl
+        return []
+
+
+def _extract(title: str, body: str, published) -> list[Figure]:
+    if isinstance(published, _dt.datetime):
+        published = published.date()
+    if not isinstance(published, _dt.date):
+        published = None
+    sents: list[_SentInfo] = []
+    paragraphs = [title] + body.split("\n")
+    for pi, para in enumerate(paragraphs):
+        if not para.strip():
+            continue
+        for _, st in split_sentences(para):
+            if _BOILERPLATE_RE.search(st):
+                continue
+            sents.append(_SentInfo(st, find_places(st), pi))
+    title_places = find_places(title)
+    figs: list[Figure] = []
+    last_kind: list[str] = []
+    cur_para = -1
+    pending_record: tuple[int, str | None] | None = None  # a numberless record cue: (paragraph, weapon)
+    for idx, s in enumerate(sents):
+        if s.para != cur_para:
+            cur_para = s.para
+            last_kind = []
+        cands = _analyse_sentence(s.text, last_kind)
+        if not cands:
+            m = _RECORD_RE.search(s.text)
+            if m and not _HEDGE_RE.search(s.text):
+                cue = m.group(0).lower() + " " + s.text[m.end() : m.end() + 30].lower()
+                weapon = "drones" if re.search(r"drone|uav|shahed", cue) else (
+                    "missiles" if "missile" in cue else None)
+                pending_record = (s.para, weapon)
+            continue
+        bounds = _segments(s.text)
+        scoped = [(c, _scope(s.text, c.start)) for c in cands]
+        rec = _record_flags(s.text, scoped, bounds)
+        nights = _night_dates(s.text, published)
+        if pending_record and not rec and pending_record[0] == s.para:
+            launch = [i for i, (c, sc) in enumerate(scoped) if c.metric.endswith("_launched") and sc == "event"
+                      and (pending_record[1] is None or c.metric.startswith(pending_record[1]))]
+            if launch:
+                rec.add(max(launch, key=lambda i: scoped[i][0].value))
+        pending_record = None
+        for i, (c, scope) in enumerate(scoped):
+            night = None
+            if scope == "event" and nights:
+                seg = _segment_of(bounds, c.start)
+                same = [d for p, d in nights if _segment_of(bounds, p) == seg]
+                if same:
+                    night = same[0]
+                elif bounds and seg > 0 and any(_segment_of(bounds, p) < seg for p, _ in nights) and \
+                        re.search(r"[–—-]\s*$|;\s*$", s.text[bounds[seg - 1] : bounds[seg - 1] + 3]):
+                    # "... came five days ago – when Russia fired 537 drones": the dash continues the clause
+                    night = [d for p, d in nights if _segment_of(bounds, p) == seg - 1][-1:] or [None]
+                    night = night[0]
+            loc = _location(idx, sents, c.start, c.metric, title_places, title)
+            figs.append(Figure(metric=c.metric, value=c.value, qualifier=c.qualifier, scope=scope,
+                               record=i in rec, location=loc, sentence=s.text, night=night))
+    return _dedupe(figs)
+
+
+_SPECIFIC = {"Ukraine", "Russia"}
+
+
+def _dedupe(figs: list[Figure]) -> list[Figure]:
+    out: list[Figure] = []
+    for f in figs:
+        merged = False
+        for k, g in enumerate(out):
+            if (g.metric, g.value, g.scope, g.night) != (f.metric, f.value, f.scope, f.night):
+                continue
+            g_specific = g.location is not None and g.location not in _SPECIFIC
+            f_specific = f.location is not None and f.location not in _SPECIFIC
+            if g_specific and f_specific and g.location != f.location:
+                continue
+            loc = g.location
+            if (f_specific and not g_specific) or (g.location is None and f.location):
+                loc = f.location
+            out[k] = Figure(metric=g.metric, value=g.value, qualifier=g.qualifier, scope=g.scope,
+                            record=g.record or f.record, location=loc, sentence=g.sentence, night=g.night)
+            merged = True
+            break
+        if not merged:
+            out.append(f)
+    return out

