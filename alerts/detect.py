@@ -81,8 +81,8 @@ def _record_alert(
     if fig.qualifier == "up_to" and not fig.record:
         return None  # an upper bound claims nothing
     held = ledger.night_best(redis, metric, night, news_only=True)
-    if held and held.value >= fig.value and held.url != article.url:
-        return None  # another report already gave this night this record (or more)
+    if held and (held.value > fig.value or (held.value == fig.value and held.url != article.url)):
+        return None  # a report already gave this night this value or more (same article: re-detect)
     standing = ledger.best_before(redis, metric, night)
     exceeds = standing is not None and fig.value > standing.value
     if not exceeds and not fig.record:

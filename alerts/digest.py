@@ -8,7 +8,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from alerts import mail, webhook
-from alerts.history import alerts_between, delivered_to, mark_delivered
+from alerts.history import (
+    alerts_between,
+    clear_delivery_error,
+    delivered_to,
+    mark_delivered,
+    note_delivery_error,
+)
 from alerts.models import Alert
 from tallywatch.config import Config, Subscriber
 from tallywatch.store import DIGEST_LAST_KEY
@@ -56,7 +62,9 @@ def send_digests(redis, config: Config, now: datetime | None = None) -> int:
                 continue
         except (mail.MailError, webhook.WebhookError) as e:
             log.warning("digest for %s failed, %d alerts kept for the next one: %s", sub.id, len(alerts), e)
+            note_delivery_error(redis, sub.id, f"digest: {e}", len(alerts))
             continue
+        clear_delivery_error(redis, sub.id)
         mark_delivered(redis, [a.key for a in alerts], sub.id)
         redis.hset(DIGEST_LAST_KEY, sub.id, now.timestamp())
         sent += 1

@@ -7,10 +7,11 @@ subscribers, all or nothing, so a crash can neither lose an alert nor queue it t
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 
 from alerts.models import Alert
-from tallywatch.store import ALERTS_LOG, ALERTS_OUTBOX, alert_delivered_key, alert_key
+from tallywatch.store import ALERTS_LOG, ALERTS_OUTBOX, DELIVERY_ERRORS_KEY, alert_delivered_key, alert_key
 
 _RECORD_SCRIPT = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
@@ -25,7 +26,7 @@ def outbox_member(subscriber_id: str, key: str) -> str:
 
 
 def split_outbox_member(member: str) -> tuple[str, str]:
-    subscriber_id, _, key = member.partition("|")
+    subscriber_id, _, key = member.rpartition("|")  # keys never hold "|", ids might
     return subscriber_id, key
 
 
@@ -81,3 +82,36 @@ def mark_delivered(redis, keys: list[str], subscriber_id: str) -> None:
         pipe.sadd(alert_delivered_key(k), subscriber_id)
         pipe.zrem(ALERTS_OUTBOX, outbox_member(subscriber_id, k))
     pipe.execute()
+
+
+def note_delivery_error(redis, subscriber_id: str, error: str, pending: int) -> None:
+    redis.hset(DELIVERY_ERRORS_KEY, subscriber_id,
+               json.dumps({"at": time.time(), "error": str(error)[:500], "pending": pending}))
+
+
+def clear_delivery_error(redis, subscriber_id: str) -> None:
+    redis.hdel(DELIVERY_ERRORS_KEY, subscriber_id)
+
+
+# an alert queued longer than this is a failure of the delivery, not a hiccup
+STUCK_AFTER = 3600.0
+
+
+def delivery_health(redis, now: float | None = None) -> list[tuple[str, str]]:
+    """(level, text) lines for ``tallywatch status``: OK / WARN / FAIL about queued deliveries and
+    subscribers whose last delivery failed."""
+    now = time.time() if now is None else now
+    lines: list[tuple[str, str]] = []
+    queued = redis.zcard(ALERTS_OUTBOX)
+    if queued:
+        oldest = redis.zrange(ALERTS_OUTBOX, 0, 0, withscores=True)[0][1]
+        age = now - oldest
+        level = "FAIL" if age > STUCK_AFTER else "WARN"
+        lines.append((level, f"alert deliveries queued for retry: {queued} (oldest {age / 60:.0f} min)"))
+    else:
+        lines.append(("OK", "alert deliveries queued for retry: 0"))
+    for sid, raw in sorted(redis.hgetall(DELIVERY_ERRORS_KEY).items()):
+        d = json.loads(raw)
+        when = datetime.fromtimestamp(d["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(("WARN", f"subscriber {sid}: last delivery failed at {when}: {d['error']}"))
+    return lines

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from tallywatch.store import ledger_key, ledger_news_key
+from tallywatch.store import LEDGER_SEEDED_KEY, ledger_key, ledger_news_key
 
 log = logging.getLogger(__name__)
 
@@ -223,3 +223,16 @@ def seed_from_csv(redis, path: str | Path, models_path: str | Path | None = None
     pipe.execute()
     log.info("record ledger: %d nights from %s", len(nights), path)
     return len(nights)
+
+
+def ensure_seeded(redis, path: str | Path, models_path: str | Path | None = None) -> int:
+    """Seed the ledger from ``path`` unless it was already seeded from this very file (same path,
+    size and modification time); returns the nights loaded, 0 when nothing was to do."""
+    path = Path(path)
+    st = path.stat()
+    marker = f"{path.resolve()}|{st.st_size}|{int(st.st_mtime)}"
+    if redis.get(LEDGER_SEEDED_KEY) == marker:
+        return 0
+    n = seed_from_csv(redis, path, models_path)
+    redis.set(LEDGER_SEEDED_KEY, marker)
+    return n

@@ -24,7 +24,15 @@ import redis as redis_lib
 
 from alerts import mail, webhook
 from alerts.detect import detect
-from alerts.history import is_delivered, load_alerts, mark_delivered, record_alert, split_outbox_member
+from alerts.history import (
+    clear_delivery_error,
+    is_delivered,
+    load_alerts,
+    mark_delivered,
+    note_delivery_error,
+    record_alert,
+    split_outbox_member,
+)
 from alerts.models import Alert
 from tallywatch.config import Config, Subscriber
 from tallywatch.models import Article
@@ -133,8 +141,10 @@ def deliver_outbox(redis, config: Config) -> int:
                 mail.send_alerts_email(pending, sub, settings.smtp, public_url=settings.public_url)
             except mail.MailError as e:
                 log.warning("email to %s failed, %d alerts kept for retry: %s", sid, len(pending), e)
+                note_delivery_error(redis, sid, str(e), len(pending))
                 continue
             mark_delivered(redis, [a.key for a in pending], sid)
+            clear_delivery_error(redis, sid)
             done += len(pending)
         elif sub.webhook:
             for alert in sorted(pending, key=lambda a: (a.created_at, a.key)):
@@ -142,8 +152,10 @@ def deliver_outbox(redis, config: Config) -> int:
                     webhook.send_alert(alert, sub, timeout=settings.webhook_timeout)
                 except webhook.WebhookError as e:
                     log.warning("webhook %s failed for %s, kept for retry: %s", sid, alert.key, e)
+                    note_delivery_error(redis, sid, str(e), len(pending))
                     break  # keep order; the receiver is likely down
                 mark_delivered(redis, [alert.key], sid)
+                clear_delivery_error(redis, sid)
                 done += 1
     return done
 

@@ -1,5 +1,6 @@
 """The defining scenario, end to end through Redis: night of 3-4 July 2025, CNN vs The Guardian."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -194,3 +195,14 @@ def test_hostile_text_in_titles_is_one_line(redis_client):
                    figures=[Figure("missiles_launched", 50, record=True, location="Kyiv\n<script>")])
     (alert,) = detect(redis_client, evil)
     assert "\n" not in alert.title and "\r" not in alert.title
+
+
+def test_lowered_record_in_a_new_version_is_a_change_not_a_record(seeded):
+    r = seeded
+    write_article(r, cnn_article())
+    process_pending(r, make_config())
+    v2 = cnn_article(version=2)
+    v2.figures = [replace(f, value=530) if f.metric == "drones_launched" and f.scope == "event" else f
+                  for f in v2.figures]
+    write_article(r, v2)
+    assert titles(process_pending(r, make_config())) == ["CHANGED: drones launched 539 → 530 (CNN)"]

@@ -9,7 +9,7 @@ from standardwebhooks import Webhook
 
 from alerts import ledger
 from alerts.digest import send_digests
-from alerts.history import delivered_to, record_alert
+from alerts.history import delivered_to, delivery_health, record_alert
 from alerts.mail import MailError, build_message, send_message
 from alerts.models import Alert
 from alerts.process import process_pending
@@ -117,11 +117,15 @@ def test_failed_webhook_is_retried_on_the_next_run(seeded, webhook_receiver):
     assert len(webhook_receiver.requests) == 1
     assert delivered_to(r, alert.key) == set()
     assert r.zcard(ALERTS_OUTBOX) == 1
+    health = delivery_health(r)
+    assert ("WARN", "alert deliveries queued for retry: 1 (oldest 0 min)") in health
+    assert any(level == "WARN" and "subscriber hook" in text and "HTTP 500" in text for level, text in health)
 
     webhook_receiver.status = 200
     assert process_pending(r, config) == []  # nothing new detected ...
     assert len(webhook_receiver.requests) == 2  # ... but the queued delivery went out
     assert delivered_to(r, alert.key) == {"hook"}
+    assert delivery_health(r) == [("OK", "alert deliveries queued for retry: 0")]
     assert Webhook(SECRET).verify(webhook_receiver.requests[1]["body"], webhook_receiver.requests[1]["headers"])
     process_pending(r, config)
     assert len(webhook_receiver.requests) == 2

@@ -56,3 +56,10 @@ def test_record_value_keeps_the_largest(redis_client):
     assert (e.value, e.outlet, e.url, e.source) == (539, "C", "u3", "article")
     assert ledger.best_before(redis_client, "drones_launched", night) is None
     assert ledger.best_before(redis_client, "drones_launched", date(2025, 7, 5)).value == 539
+
+
+def test_ensure_seeded_once_per_file(redis_client):
+    n = ledger.ensure_seeded(redis_client, DAILY_CSV)
+    assert n > 500
+    assert ledger.ensure_seeded(redis_client, DAILY_CSV) == 0
+    assert ledger.best_before(redis_client, "drones_launched", date(2025, 7, 4)).value == 479
