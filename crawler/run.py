@@ -66,7 +66,7 @@ def _plain_stats(scrapy_stats: dict[str, Any]) -> dict[str, Any]:
 
 async def crawl_source(runner, source: Source, config: Config, redis) -> dict[str, Any]:
     """Crawl one source with the spider for its kind; return its stats as a plain dict with at least
-    ``STATS_KEYS`` (plus http_errors, malformed_feeds, undecodable, oversized, download_errors,
+    ``STATS_KEYS`` (plus http_errors, malformed_feeds, undecodable, not_html, oversized, download_errors,
     robots_denied, empty_articles, store_errors, requests, finish_reason)."""
     from crawler.spiders import spider_for
 

@@ -61,6 +61,7 @@ class Raw:
     headers: dict[str, str] = field(default_factory=dict)
     conditional: bool = True  # give it an ETag/Last-Modified and honour conditional GETs
     modified: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    content_length: bool = True  # False: no Content-Length, the body ends when the connection closes
 
 
 @dataclass
@@ -215,11 +216,13 @@ class NewsSite:
 
     def set_raw(self, path: str, status: int = 200, body: bytes | str = b"",
                 content_type: str | None = "text/html; charset=utf-8", headers: dict[str, str] | None = None,
-                conditional: bool = True) -> str:
-        """Serve exactly this at ``path`` (e.g. a 500, a malformed feed, a mis-declared page). Returns its URL."""
+                conditional: bool = True, content_length: bool = True) -> str:
+        """Serve exactly this at ``path`` (e.g. a 500, a redirect, a malformed feed, a mis-declared page).
+        ``content_length=False`` streams the body without a length, closing the connection at its end.
+        Returns the URL."""
         with self._lock:
             self._raw[path] = Raw(status, body.encode() if isinstance(body, str) else body, content_type,
-                                  headers or {}, conditional)
+                                  headers or {}, conditional, content_length=content_length)
         return self.url(path)
 
     def clear_raw(self, path: str) -> None:
@@ -441,6 +444,9 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.site
         path = urlsplit(self.path).path
         status, body, ctype, headers, modified = site.resolve(path)
+        with site._lock:
+            raw = site._raw.get(path)
+            stream = raw is not None and not raw.content_length
         if modified is not None:
             etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
             headers.setdefault("ETag", etag)
@@ -457,12 +463,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         for k, v in headers.items():
             self.send_header(k, v)
-        if status != 304:
+        if stream:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        elif status != 304:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if not head and status != 304:
             try:
-                self.wfile.write(body)
+                for i in range(0, len(body), 65536):
+                    self.wfile.write(body[i:i + 65536])
+                    if stream:
+                        self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):  # client gave up (e.g. page too large)
                 self.close_connection = True
 

@@ -157,6 +157,14 @@ def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, redis_server
     site.set_raw("/world/mislabelled", body=page.encode("latin-1"), content_type="text/html; charset=utf-8")
     site.add_article("/world/huge", "Huge page", "x", feed="mixed")
     site.set_raw("/world/huge", body=b"<html><body><p>" + b"padding " * 40_000 + b"</p></body></html>")
+    site.add_article("/world/streamed", "Huge page without a length", "x", feed="mixed")
+    site.set_raw("/world/streamed", body=b"<html><body><p>" + b"padding " * 40_000 + b"</p></body></html>",
+                 content_length=False)
+    site.add_article("/world/pdf", "A PDF", "x", feed="mixed")
+    site.set_raw("/world/pdf", body=b"%PDF-1.4 ...", content_type="application/pdf")
+    site.add_article("/world/moved", "Moved story", "x", feed="mixed")
+    site.set_raw("/world/moved", status=301, headers={"Location": "/world/target?utm_source=rss"})
+    target = site.add_article("/world/target", "Shelling in Kherson", paragraphs("Kherson"), feed=None)
     # a second source whose feed is broken XML, an Atom source and an html listing source
     site.set_raw("/feeds/broken.xml", body=b"<?xml version='1.0'?><rss version='2.0'><channel><title>Oops"
                  b"</title><item><title>Cut off</item></channel>", content_type="application/rss+xml")
@@ -173,12 +181,13 @@ def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, redis_server
 
     stats, log = crawl(config, redis_server.url, "mixed", "broken", "wire", "local")
     m = stats["mixed"]
-    assert m["entries"] == 6 and m["new"] == 2, m
-    assert (m["http_errors"], m["undecodable"], m["oversized"], m["errors"]) == (2, 1, 1, 4), m
+    assert m["entries"] == 9 and m["new"] == 3, m
+    assert (m["http_errors"], m["undecodable"], m["oversized"], m["not_html"], m["errors"]) == (2, 1, 2, 1, 6), m
     assert site.requests["/world/broken"] == 2  # one retry for a 5xx, then skipped
     assert site.requests["/world/gone"] == 1
     urls = stored(r)
     assert good in urls and site.url("/world/cafe") in urls
+    assert target in urls and site.url("/world/moved") not in urls  # stored under the redirect's target
     cafe = json.loads(r.lindex(article_versions_key(Article(site.url("/world/cafe"), "", "", "", "").id), 0))
     assert cafe["title"] == "Café in Dnipro hit by a drone" and "Café Dnipro" in cafe["body"]
     for message in ("HTTP 500", "HTTP 404", "undecodable", "oversized", "malformed_feeds"):
@@ -192,11 +201,11 @@ def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, redis_server
     # from the listing only the selected same-origin story links: no nav, footer, pager or partner links
     assert {p for p in site.requests if not p.startswith(("/feeds/", "/world/", "/wire/"))} == {
         "/robots.txt", "/sections/local/", "/local/one", "/local/two"}
-    assert len(stored(r)) == 5
+    assert len(stored(r)) == 6
     # permanent failures are marked seen; the transient 500 is not, and the feed's validators were
     # not saved, so the next crawl downloads the feed again instead of getting a 304
     seen = r.hgetall(seen_entry_key("mixed"))
-    assert len(seen) == 5
+    assert len(seen) == 8
     assert not r.exists(http_cache_key(site.feed_url("mixed")))
     assert r.exists(http_cache_key(site.feed_url("wire")))
 
@@ -205,7 +214,7 @@ def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, redis_server
     site.reset_counters()
     stats, _ = crawl(config, redis_server.url, "mixed", "broken")
     m = stats["mixed"]
-    assert (m["feeds_fetched"], m["entries_seen"], m["new"], m["errors"]) == (1, 5, 1, 0), m
+    assert (m["feeds_fetched"], m["entries_seen"], m["new"], m["errors"]) == (1, 8, 1, 0), m
     assert set(site.requests) == {"/robots.txt", "/feeds/mixed.xml", "/world/broken", "/feeds/broken.xml"}
     assert r.exists(http_cache_key(site.feed_url("mixed")))
     assert stats["broken"]["malformed_feeds"] == 1  # still broken, still counted, never fatal

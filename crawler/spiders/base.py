@@ -44,6 +44,7 @@ STAT_NAMES = (
     "http_errors",
     "malformed_feeds",
     "undecodable",
+    "not_html",
     "oversized",
     "download_errors",
     "robots_denied",
@@ -51,6 +52,7 @@ STAT_NAMES = (
     "store_errors",
 )
 TRANSIENT_STATUSES = {408, 425, 429}
+HTML_TYPES = {"text/html", "application/xhtml+xml", "text/xml", "application/xml", "text/plain"}
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,10 @@ class SourceSpider(scrapy.Spider):
             self.mark_seen(entry)
             return
         self.inc("articles_fetched")
+        ctype = response.headers.get("Content-Type", b"").decode("latin-1").split(";")[0].strip().lower()
+        if ctype and ctype not in HTML_TYPES:
+            self.fail("not_html", response.url, f"content type {ctype}", transient=False, entry=entry)
+            return
         html = strict_text(response)
         if html is None:
             ctype = response.headers.get("Content-Type", b"").decode("latin-1")
