@@ -84,9 +84,11 @@ def seed_dir() -> Path:
 
 class SmtpSink:
     """aiosmtpd on 127.0.0.1:<port>; ``messages`` are the received mails parsed with email.policy.default,
-    ``envelopes`` the (mail_from, rcpt_tos) pairs."""
+    ``envelopes`` the (mail_from, rcpt_tos) pairs. Keyword arguments go to aiosmtpd's Controller/SMTP:
+    ``tls_context`` + ``require_starttls`` (STARTTLS), ``ssl_context`` (implicit TLS), ``authenticator``,
+    ``auth_required``, ``auth_require_tls``."""
 
-    def __init__(self):
+    def __init__(self, **smtp_kwargs):
         import email
         import email.policy
         import threading
@@ -107,7 +109,7 @@ class SmtpSink:
                 return "250 OK"
 
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **smtp_kwargs)
 
     def start(self):
         self.controller.start()
@@ -187,3 +189,35 @@ def news_site():
     site = NewsSite().start()
     yield site
     site.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory):
+    """A self-signed certificate for localhost / 127.0.0.1: (certfile, keyfile). Clients trust it with
+    ``ssl.create_default_context(cafile=certfile)`` or SSL_CERT_FILE=certfile."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    d = tmp_path_factory.mktemp("tls")
+    certfile, keyfile = d / "cert.pem", d / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return certfile, keyfile
