@@ -122,14 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tallywatch", description="Figures from news of air attacks; alerts on "
                                 "new records, changed numbers and diverging reports.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    config_help = f"config file (default: $TALLYWATCH_CONFIG or {DEFAULT_CONFIG})"
+    p.add_argument("--config", "-c", help=config_help)
+    # --config is accepted anywhere on the line, also after a sub-command's own arguments
+    with_config = argparse.ArgumentParser(add_help=False)
+    with_config.add_argument("--config", "-c", default=argparse.SUPPRESS, help=config_help)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, func, help_):
-        sp = sub.add_parser(name, help=help_, description=help_)
+        parents = [] if name in ("extract", "demo") else [with_config]
+        sp = sub.add_parser(name, help=help_, description=help_, parents=parents)
         sp.set_defaults(func=func)
-        if name not in ("extract", "demo"):
-            sp.add_argument("--config", "-c",
-                            help=f"config file (default: $TALLYWATCH_CONFIG or {DEFAULT_CONFIG})")
         return sp
 
     sp = add("run", cmd_run, "run the scheduler: crawl each source on its schedule, alert, send digests")
@@ -146,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("check-config", cmd_check_config, "validate the config file and show the schedule")
     from scheduler.schedule_cli import add_schedule_arguments
 
-    add_schedule_arguments(add("schedule", cmd_schedule, "list and change the persistent crawl schedule "
+    add_schedule_arguments(with_config, add("schedule", cmd_schedule, "list and change the persistent crawl schedule "
                                "(changes reach a running scheduler within seconds)"))
     add("status", cmd_status, "health: scheduler, leader, Redis, last crawl per source (exit 1 when unhealthy)")
     sp = add("demo", cmd_demo, "run the demo: a local news site, two crawl cycles, the alerts received")

@@ -10,8 +10,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -28,7 +29,7 @@ class ScheduleError(Exception):
 
 @dataclass
 class Ctx:
-    sched: BackgroundScheduler
+    sched: JobTable
     store: GuardedRedisJobStore
     redis: object
     config: Config
@@ -36,13 +37,52 @@ class Ctx:
     out: object
 
 
-def open_store(config: Config, redis) -> tuple[BackgroundScheduler, GuardedRedisJobStore]:
-    """A paused scheduler on the shared store: it never runs jobs, it only reads and writes them."""
-    store = GuardedRedisJobStore(redis)
-    sched = BackgroundScheduler(timezone=config.settings.timezone, job_defaults=JOB_DEFAULTS,
-                                jobstores={"default": store})
-    sched.start(paused=True)
-    return sched, store
+class JobTable:
+    """The job store, edited directly: no scheduler runs here, so nothing can be executed or have
+    its next run consumed by the CLI process (a paused APScheduler instance would, on shutdown)."""
+
+    def __init__(self, config: Config, redis):
+        self.tz = config.settings.timezone
+        self.store = GuardedRedisJobStore(redis)
+        # a never-started scheduler: Job objects need one for time zones and defaults
+        self._owner = BlockingScheduler(timezone=self.tz, job_defaults=JOB_DEFAULTS)
+        self.store.start(self._owner, "default")
+
+    def get_jobs(self) -> list[Job]:
+        return self.store.get_all_jobs()
+
+    def get_job(self, job_id: str) -> Job | None:
+        try:
+            return self.store.lookup_job(job_id)
+        except Exception as e:  # unrestorable: quarantined, reported by `list`
+            self.store.quarantine(job_id, e)
+            return None
+
+    def add_job(self, func: str, trigger, **kwargs) -> Job:
+        job = Job(self._owner, func=func, trigger=trigger, executor="default",
+                  next_run_time=trigger.get_next_fire_time(None, datetime.now(UTC)), **kwargs)
+        self.store.add_job(job)
+        return job
+
+    def modify_job(self, job_id: str, **changes) -> Job:
+        job = self.get_job(job_id)
+        job._modify(**changes)
+        self.store.update_job(job)
+        return job
+
+    def reschedule_job(self, job_id: str, trigger) -> Job:
+        return self.modify_job(job_id, trigger=trigger,
+                               next_run_time=trigger.get_next_fire_time(None, datetime.now(UTC)))
+
+    def pause_job(self, job_id: str) -> Job:
+        return self.modify_job(job_id, next_run_time=None)
+
+    def resume_job(self, job_id: str) -> Job:
+        job = self.get_job(job_id)
+        return self.modify_job(job_id, next_run_time=job.trigger.get_next_fire_time(None, datetime.now(UTC)))
+
+    def remove_job(self, job_id: str) -> None:
+        self.store.remove_job(job_id)
 
 
 def describe_trigger(trigger) -> str:
@@ -121,7 +161,7 @@ def cmd_add(c: Ctx) -> int:
     if c.args.misfire_grace is not None:
         options["misfire_grace_time"] = c.args.misfire_grace
     job = c.sched.add_job(jobs.CRAWL_FUNC, trigger=trigger, args=[c.args.source], id=job_id,
-                        name=f"crawl {c.args.source}", **JOB_DEFAULTS | options)
+                          name=f"crawl {c.args.source}", **JOB_DEFAULTS | options)
     print(f"added {job.id}: {describe_trigger(trigger)}", file=c.out)
     _show_next(trigger, c.out)
     return 0
@@ -232,15 +272,18 @@ COMMANDS = {
 
 
 def run_schedule_command(args, config: Config, redis, out) -> int:
-    sched, store = open_store(config, redis)
-    try:
-        return COMMANDS[args.schedule_command](Ctx(sched, store, redis, config, args, out))
-    finally:
-        sched.shutdown(wait=False)
+    table = JobTable(config, redis)
+    return COMMANDS[args.schedule_command](Ctx(table, table.store, redis, config, args, out))
 
 
-def add_schedule_arguments(sp) -> None:
+def add_schedule_arguments(with_config, sp) -> None:
     ssub = sp.add_subparsers(dest="schedule_command", required=True, metavar="ACTION")
+    add_parser = ssub.add_parser
+
+    def add(name, **kw):
+        return add_parser(name, parents=[with_config], **kw)
+
+    ssub.add_parser = add
 
     def timing(p):
         g = p.add_mutually_exclusive_group()

@@ -90,14 +90,14 @@ class CycleBarrier:
 
 class Service:
     def __init__(self, config: Config, redis, cycles: int | None = None,
-                 on_cycle: Callable[[int], None] | None = None, *, tick: float = 2.0, leader_ttl: float = 15.0):
+                 on_cycle: Callable[[int], None] | None = None, *, tick: float = 2.0):
         self.config = config
         self.redis = redis
         self.sources = {s.id: s for s in config.sources}
         enabled = tuple(s.id for s in config.enabled_sources)
         self.barrier = CycleBarrier(enabled, cycles, on_cycle)
         self.instance_id = new_instance_id()
-        self.lock = LeaderLock(redis, self.instance_id, ttl=leader_ttl)
+        self.lock = LeaderLock(redis, self.instance_id, ttl=config.settings.leader_ttl)
         self.tick_seconds = tick
         self.is_leader = False
         self.alerts_lock = asyncio.Lock()

@@ -75,6 +75,7 @@ class Settings:
     digest_schedule: str = "0 7 * * *"
     webhook_timeout: float = 10.0
     sentry_dsn: str | None = None
+    leader_ttl: float = 15.0  # seconds a dead leader's lock lasts before a standby takes over
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
 
@@ -100,20 +101,23 @@ _INTERVAL = re.compile(r"^every\s+(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
-def parse_schedule(text: str, timezone: str = "UTC"):
-    """``every 10m`` / ``every 30s`` / ``every 2h`` -> IntervalTrigger; a 5-field crontab -> CronTrigger."""
+def parse_schedule(text: str, timezone: str = "UTC", jitter: int | None = None):
+    """``every 10m`` / ``every 30s`` / ``every 2h`` -> IntervalTrigger; a 5-field crontab -> CronTrigger.
+    ``jitter``: up to this many seconds added at random to each fire time (spreads load)."""
     text = text.strip()
     m = _INTERVAL.match(text)
     if m:
         seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)[0].lower()]
         if seconds <= 0:
             raise ValueError("interval must be positive")
-        return IntervalTrigger(seconds=seconds, timezone=timezone)
+        return IntervalTrigger(seconds=seconds, timezone=timezone, jitter=jitter)
     if len(text.split()) != 5:
         raise ValueError(
             f"{text!r} is neither a 5-field cron expression ('*/10 * * * *') nor an interval ('every 10m')"
         )
-    return CronTrigger.from_crontab(text, timezone=timezone)
+    trigger = CronTrigger.from_crontab(text, timezone=timezone)
+    trigger.jitter = jitter
+    return trigger
 
 
 def _where(kind: str, i: int, raw: dict) -> str:
@@ -233,7 +237,7 @@ def _settings(raw: dict, smtp: SmtpSettings, base: Path) -> Settings:
     where = "settings"
     allowed = {
         "redis_url", "data_dir", "timezone", "public_url", "records_csv", "max_page_bytes",
-        "user_agent", "digest_schedule", "webhook_timeout", "sentry_dsn",
+        "user_agent", "digest_schedule", "webhook_timeout", "sentry_dsn", "leader_ttl",
     }
     _unknown(raw, allowed, where)
     defaults = Settings()
@@ -262,6 +266,7 @@ def _settings(raw: dict, smtp: SmtpSettings, base: Path) -> Settings:
         digest_schedule=digest,
         webhook_timeout=float(raw.get("webhook_timeout", defaults.webhook_timeout)),
         sentry_dsn=os.environ.get("SENTRY_DSN") or raw.get("sentry_dsn") or None,
+        leader_ttl=float(raw.get("leader_ttl", defaults.leader_ttl)),
         smtp=smtp,
     )
 
