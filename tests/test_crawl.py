@@ -219,3 +219,38 @@ def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, redis_server
     assert r.exists(http_cache_key(site.feed_url("mixed")))
     assert stats["broken"]["malformed_feeds"] == 1  # still broken, still counted, never fatal
 
+
+
+def test_concurrent_crawls_store_each_text_once(news_site: NewsSite, redis_server, redis_client, tmp_path):
+    """Two crawl processes at once over two feeds that share four stories (same URLs) and carry one
+    text at two URLs: every text is stored exactly once, as version 1, with one stream entry."""
+    site, r = news_site, redis_client
+    text = paragraphs("Kyiv record night", 6)
+    site.add_article("/a/original", "Record night over Kyiv", text, feed="a")
+    site.add_article("/b/syndicated", "Record night over Kyiv", text, feed="b")
+    for i in range(4):
+        site.add_article(f"/shared/story-{i}", f"Shared story {i}", paragraphs(f"Story {i}"), feed=["a", "b"])
+    config = write_config(tmp_path / "tw.toml", [
+        {"id": "a", "kind": "rss", "url": site.feed_url("a")},
+        {"id": "b", "kind": "rss", "url": site.feed_url("b")},
+    ])
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "crawler.run", "--config", str(config), "--redis-url",
+                          redis_server.url, *FAST, "--source", sid], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for sid in ("a", "b")
+    ]
+    results = {}
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err[-3000:]
+        results.update(json.loads(out))
+    totals = {k: sum(s[k] for s in results.values()) for k in ("new", "changed", "duplicate", "unchanged", "errors")}
+    # whatever the interleaving: 5 texts stored once; the loser of each race sees unchanged/duplicate
+    assert totals == {"new": 5, "changed": 0, "duplicate": 1, "unchanged": 4, "errors": 0}, results
+    urls = stored(r)
+    assert len(urls) == 5
+    assert (site.url("/a/original") in urls) != (site.url("/b/syndicated") in urls)
+    assert r.xlen(ARTICLE_STREAM) == 5
+    assert all(f["version"] == "1" for _, f in r.xrange(ARTICLE_STREAM))
+    assert all(h["version"] == "1" for h in urls.values())
