@@ -4,13 +4,12 @@
 ``crawler.dedup.store_article`` whether it is new, changed, a verbatim duplicate of another URL or
 unchanged, and for new/changed versions extracts figures and writes everything in one MULTI/EXEC.
 Duplicates and unchanged articles are dropped (DropItem, logged at DEBUG) and only counted; the feed
-entry is marked seen in every decided case. A Redis failure is a transient failure: the entry stays
-unseen and is retried by the next crawl.
+entry is marked seen in every decided case. Any failure to store (Redis, the figure extractor) is
+transient: counted in ``store_errors``, nothing half-written, the entry stays unseen and the next crawl
+retries it.
 """
 
 from __future__ import annotations
-
-import logging
 
 import redis
 from scrapy.exceptions import DropItem
@@ -18,8 +17,6 @@ from scrapy.exceptions import DropItem
 from crawler import dedup
 from crawler.items import ArticleItem
 from tallywatch.models import Article, Figure
-
-log = logging.getLogger(__name__)
 
 
 def figures_of(article: Article) -> list[Figure]:
@@ -64,12 +61,15 @@ class StorePipeline:
                     if validators:
                         dedup.set_http_validators(pipe, *validators)
                     pipe.execute()
-        except (redis.RedisError, OSError, ImportError) as e:
+        except Exception as e:  # Redis down, or the figure extractor failed: retried next crawl
             spider.transient_failures += 1
             stats.inc_value("tallywatch/errors")
             stats.inc_value("tallywatch/store_errors")
-            spider.logger.error("[%s] cannot store %s: %s", item.source_id, item.url, e)
-            raise DropItem(f"store failed: {e}", log_level="ERROR") from e
+            if isinstance(e, redis.RedisError | OSError):
+                spider.logger.error("[%s] cannot store %s: %s", item.source_id, item.url, e)
+            else:
+                spider.logger.exception("[%s] cannot store %s", item.source_id, item.url)
+            raise DropItem(f"store failed: {e}", log_level="DEBUG") from e
         stats.inc_value(f"tallywatch/{outcome.decision.value}")
         if outcome.decision is dedup.Decision.DUPLICATE:
             spider.logger.info("[%s] duplicate: %s is a verbatim copy of %s", item.source_id, item.url,
