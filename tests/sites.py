@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import html
 import threading
+import time as _time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -62,6 +63,7 @@ class Raw:
     conditional: bool = True  # give it an ETag/Last-Modified and honour conditional GETs
     modified: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     content_length: bool = True  # False: no Content-Length, the body ends when the connection closes
+    delay: float = 0.0  # seconds to wait before answering (a slow or hanging server)
 
 
 @dataclass
@@ -103,7 +105,8 @@ class NewsSite:
         self._feeds: dict[str, _Feed] = {}
         self._raw: dict[str, Raw] = {}
         self._thread: threading.Thread | None = None
-        self.requests: Counter[str] = Counter()  # path -> number of requests
+        self.requests: Counter[str] = Counter()  # path -> number of requests answered
+        self.requests_started: Counter[str] = Counter()  # path -> number of requests received
         self.bytes_sent: Counter[str] = Counter()  # path -> body bytes sent
         self.statuses: defaultdict[str, list[int]] = defaultdict(list)  # path -> statuses served
         self.request_headers: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
@@ -216,13 +219,13 @@ class NewsSite:
 
     def set_raw(self, path: str, status: int = 200, body: bytes | str = b"",
                 content_type: str | None = "text/html; charset=utf-8", headers: dict[str, str] | None = None,
-                conditional: bool = True, content_length: bool = True) -> str:
+                conditional: bool = True, content_length: bool = True, delay: float = 0.0) -> str:
         """Serve exactly this at ``path`` (e.g. a 500, a redirect, a malformed feed, a mis-declared page).
-        ``content_length=False`` streams the body without a length, closing the connection at its end.
-        Returns the URL."""
+        ``content_length=False`` streams the body without a length, closing the connection at its end;
+        ``delay`` makes the server wait that many seconds before answering. Returns the URL."""
         with self._lock:
             self._raw[path] = Raw(status, body.encode() if isinstance(body, str) else body, content_type,
-                                  headers or {}, conditional, content_length=content_length)
+                                  headers or {}, conditional, content_length=content_length, delay=delay)
         return self.url(path)
 
     def clear_raw(self, path: str) -> None:
@@ -232,6 +235,7 @@ class NewsSite:
     def reset_counters(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.requests_started.clear()
             self.bytes_sent.clear()
             self.statuses.clear()
             self.request_headers.clear()
@@ -443,10 +447,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, head: bool) -> None:
         site = self.site
         path = urlsplit(self.path).path
-        status, body, ctype, headers, modified = site.resolve(path)
         with site._lock:
             raw = site._raw.get(path)
-            stream = raw is not None and not raw.content_length
+            site.requests_started[path] += 1
+        if raw is not None and raw.delay:
+            _time.sleep(raw.delay)
+        status, body, ctype, headers, modified = site.resolve(path)
+        stream = raw is not None and not raw.content_length
         if modified is not None:
             etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
             headers.setdefault("ETag", etag)

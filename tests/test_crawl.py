@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -254,3 +255,35 @@ def test_concurrent_crawls_store_each_text_once(news_site: NewsSite, redis_serve
     assert r.xlen(ARTICLE_STREAM) == 5
     assert all(f["version"] == "1" for _, f in r.xrange(ARTICLE_STREAM))
     assert all(h["version"] == "1" for h in urls.values())
+
+
+def test_killed_crawl_loses_nothing(news_site: NewsSite, redis_server, redis_client, tmp_path):
+    """kill -9 in the middle of a crawl: what was stored stays stored and seen, the entry in flight is
+    not marked seen and the feed's validators were never saved, so the next crawl picks it up."""
+    site, r = news_site, redis_client
+    site.add_article("/n/one", "Strike on Kyiv", paragraphs("Kyiv"), feed="n")
+    site.add_article("/n/two", "Strike on Odesa", paragraphs("Odesa"), feed="n")
+    slow = site.add_article("/n/slow", "Strike on Kharkiv", paragraphs("Kharkiv"), feed="n")
+    site.set_raw("/n/slow", body=b"", delay=60)  # the server hangs on this one
+    config = write_config(tmp_path / "tw.toml", [{"id": "n", "kind": "rss", "url": site.feed_url("n")}])
+    proc = subprocess.Popen([sys.executable, "-m", "crawler.run", "--config", str(config), "--redis-url",
+                             redis_server.url, *FAST, "--source", "n"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not (r.zcard(ARTICLES_INDEX) == 2 and site.requests_started["/n/slow"]):
+            time.sleep(0.05)
+        assert r.zcard(ARTICLES_INDEX) == 2 and site.requests_started["/n/slow"] == 1
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert r.hlen(seen_entry_key("n")) == 2
+    assert not r.exists(http_cache_key(site.feed_url("n")))
+
+    site.clear_raw("/n/slow")
+    site.reset_counters()
+    stats, _ = crawl(config, redis_server.url, "n")
+    s = stats["n"]
+    assert (s["feeds_fetched"], s["entries"], s["entries_seen"], s["new"], s["errors"]) == (1, 3, 2, 1, 0), s
+    assert slow in stored(r) and r.xlen(ARTICLE_STREAM) == 3
+    assert "/n/one" not in site.requests and "/n/two" not in site.requests
