@@ -124,9 +124,12 @@ def _record_alert(
 
 
 def _figure_map(article: Article) -> dict[tuple, Figure]:
+    """(metric, place, scope, explicit night or None) -> figure, the largest per key. The article's
+    own night stays None: versions of one article report on the same night even when a later
+    version carries a later publication date."""
     out: dict[tuple, Figure] = {}
     for fig in article.figures:
-        k = (fig.metric, place_slug(place_name(fig.location)), fig.scope, figure_night(fig, article))
+        k = (fig.metric, place_slug(place_name(fig.location)), fig.scope, fig.night)
         if k not in out or fig.value > out[k].value:
             out[k] = fig
     return out
@@ -143,7 +146,8 @@ def detect_changes(previous: Article | None, article: Article, now: datetime) ->
         after = new.get(k)
         if after is not None and after.value == before.value:
             continue
-        metric, _, scope, night = k
+        metric, _, scope, _ = k
+        night = figure_night(after or before, article if after else previous)
         if after is None:
             title = f"CHANGED: {label(metric)} {before.value} retracted ({article.outlet})"
             values = [_value_entry(previous, before)]

@@ -206,3 +206,17 @@ def test_lowered_record_in_a_new_version_is_a_change_not_a_record(seeded):
                   for f in v2.figures]
     write_article(r, v2)
     assert titles(process_pending(r, make_config())) == ["CHANGED: drones launched 539 → 530 (CNN)"]
+
+
+def test_new_version_with_a_later_publication_date_is_not_a_retraction(redis_client):
+    r = redis_client
+    v1 = guardian_article()
+    v2 = guardian_article()
+    v2.version = 2
+    v2.published = datetime.fromisoformat("2025-07-05T09:00:00+00:00")
+    v2.figures = [replace(f, value=16) if f.location == "Kyiv" else f for f in v2.figures]
+    write_article(r, v1)
+    write_article(r, v2)
+    alerts = process_pending(r, make_config())
+    assert titles(alerts) == ["CHANGED: injured 14 → 16 (The Guardian)"]
+    assert alerts[0].night == date(2025, 7, 5)
