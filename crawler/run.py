@@ -4,7 +4,8 @@ In a long-running process (the scheduler) install the asyncio reactor first, mak
 ``AsyncCrawlerRunner(scrapy_settings(config))`` and ``await crawl_source(runner, source, config, redis)``.
 For a one-shot run, ``crawl_sync(config, source_ids, redis)`` installs the reactor, runs the crawls one
 after another and stops it; a Twisted reactor can't be restarted, so call it once per process
-(``python -m crawler.run --config X --source ID`` prints the stats as JSON).
+(``python -m crawler.run --config X --source ID`` prints the stats as JSON). ``serve()`` /
+``python -m crawler.run --serve`` keeps one reactor up and runs crawls requested on stdin.
 """
 
 from __future__ import annotations
@@ -108,10 +109,64 @@ def crawl_sync(config: Config, source_ids, redis, overrides: dict[str, Any] | No
     return results
 
 
+def serve(stdin=None, stdout=None, overrides: dict[str, Any] | None = None) -> None:
+    """A crawl worker: the reactor stays up and crawls run on request, so many crawls in one process
+    pay Python/Scrapy start-up once. Reads JSON lines ``{"config": path, "sources": [ids],
+    "redis_url": url?}`` from ``stdin``; writes one JSON line per request, ``{"ok": true, "stats":
+    {source_id: stats}}`` or ``{"ok": false, "error": "..."}``; stops at EOF."""
+    install_reactor()
+    import asyncio
+
+    from scrapy.crawler import AsyncCrawlerRunner
+    from twisted.internet import defer, reactor
+
+    from tallywatch.config import load_config
+    from tallywatch.store import connect
+
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+
+    async def handle(request: dict) -> dict:
+        config = load_config(request["config"])
+        ids = request.get("sources") or [s.id for s in config.enabled_sources]
+        sources = [config.source(sid) for sid in ids]
+        redis = connect(request.get("redis_url") or config.settings.redis_url, config.settings.data_dir)
+        try:
+            runner = AsyncCrawlerRunner(scrapy_settings(config, {**(overrides or {}), **request.get("set", {})}))
+            return {source.id: await crawl_source(runner, source, config, redis) for source in sources}
+        finally:
+            redis.close()
+
+    async def loop() -> None:
+        while True:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                return
+            if not line.strip():
+                continue
+            try:
+                reply = {"ok": True, "stats": await handle(json.loads(line))}
+            except Exception as e:  # one bad request doesn't end the worker
+                log.exception("crawl request failed")
+                reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+            stdout.write(json.dumps(reply, sort_keys=True) + "\n")
+            stdout.flush()
+
+    def start() -> None:
+        d = defer.Deferred.fromFuture(asyncio.ensure_future(loop()))
+        d.addErrback(lambda f: log.error("crawl worker failed: %s", f.getTraceback()))
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
+    reactor.run(installSignalHandlers=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.run", description="Crawl sources once; "
                                      "print their stats as JSON {source_id: stats}.")
-    parser.add_argument("--config", required=True, help="tallywatch TOML config")
+    parser.add_argument("--config", help="tallywatch TOML config (required unless --serve)")
+    parser.add_argument("--serve", action="store_true",
+                        help="crawl worker: read JSON requests from stdin, one stats line each (see serve())")
     parser.add_argument("--source", action="append", dest="sources", default=[],
                         help="source id (repeatable; default: all enabled sources)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -124,6 +179,20 @@ def main(argv: list[str] | None = None) -> int:
     from tallywatch.config import ConfigError, load_config
     from tallywatch.store import connect
 
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set wants NAME=VALUE, got {item!r}")
+        overrides[name.strip()] = value
+    if args.serve:
+        settings = Settings()
+        settings.setmodule("crawler.scrapy_settings", priority="project")
+        configure_logging(settings)
+        serve(overrides=overrides)
+        return 0
+    if not args.config:
+        parser.error("--config is required")
     try:
         config = load_config(args.config)
         ids = args.sources or [s.id for s in config.enabled_sources]
@@ -132,12 +201,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    overrides = {}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set wants NAME=VALUE, got {item!r}")
-        overrides[name.strip()] = value
     configure_logging(scrapy_settings(config, overrides))  # logs go to stderr; stdout is the JSON
     redis = connect(args.redis_url or config.settings.redis_url, config.settings.data_dir)
     stats = crawl_sync(config, ids, redis, overrides)

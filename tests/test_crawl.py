@@ -1,7 +1,8 @@
 """End-to-end crawls: Scrapy really crawling the local news site (tests/sites.py) into a real Redis.
 
-Each crawl runs in a subprocess (``python -m crawler.run``): a Twisted reactor can't be restarted in one
-process. Politeness delays are switched off with ``--set`` for the loopback site.
+Crawls run in subprocesses, a Twisted reactor can't be restarted in one process: most in one crawl
+worker (``python -m crawler.run --serve``), the concurrency and kill tests in their own
+``python -m crawler.run`` processes. Politeness delays are switched off with ``--set`` for the loopback site.
 """
 
 from __future__ import annotations
@@ -44,15 +45,43 @@ def write_config(path: Path, sources: list[dict], **settings) -> Path:
     return path
 
 
-def crawl(config: Path, redis_url: str, *source_ids: str, timeout: float = 60) -> tuple[dict, str]:
-    """Run ``python -m crawler.run`` for the sources; (stats per source, stderr log)."""
-    cmd = [sys.executable, "-m", "crawler.run", "--config", str(config), "--redis-url", redis_url, *FAST]
-    for sid in source_ids:
-        cmd += ["--source", sid]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout), proc.stderr
+class CrawlWorker:
+    """``python -m crawler.run --serve``: one process (one reactor) running crawls on request, so the
+    tests pay Python/Scrapy start-up once. Its log goes to a file; ``crawl`` returns the new part."""
+
+    def __init__(self, log_path: Path):
+        self.log_path = log_path
+        self.log = open(log_path, "w+")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([sys.executable, "-m", "crawler.run", "--serve", *FAST], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def crawl(self, config: Path, redis_url: str, *source_ids: str) -> tuple[dict, str]:
+        offset = self.log_path.stat().st_size
+        self.proc.stdin.write(json.dumps({"config": str(config), "redis_url": redis_url,
+                                          "sources": list(source_ids)}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        log = self.log_path.read_text()[offset:]
+        assert line, f"crawl worker died: {log[-4000:]}"
+        reply = json.loads(line)
+        assert reply["ok"], reply["error"] + "\n" + log[-4000:]
+        return reply["stats"], log
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    w = CrawlWorker(tmp_path_factory.mktemp("crawl") / "worker.log")
+    yield w
+    w.stop()
 
 
 def paragraphs(topic: str, n: int = 4) -> str:
@@ -75,7 +104,7 @@ def seed_site(seed_dir):
     site.stop()
 
 
-def test_seed_feed_dedup_304_and_new_version(seed_site: NewsSite, redis_server, redis_client, tmp_path):
+def test_seed_feed_dedup_304_and_new_version(seed_site: NewsSite, worker, redis_server, redis_client, tmp_path):
     r = redis_client
     feed_path = seed_site.feed_path("news")
     config = write_config(tmp_path / "tw.toml", [
@@ -83,7 +112,7 @@ def test_seed_feed_dedup_304_and_new_version(seed_site: NewsSite, redis_server, 
     ])
 
     # 1st crawl: 5 entries, 4 articles stored, the verbatim Sky copy dropped as a duplicate
-    stats, log = crawl(config, redis_server.url, "seed")
+    stats, log = worker.crawl(config, redis_server.url, "seed")
     s = stats["seed"]
     assert (s["feeds_fetched"], s["entries"], s["articles_fetched"]) == (1, 5, 5), s
     assert (s["new"], s["duplicate"], s["changed"], s["unchanged"], s["errors"]) == (4, 1, 0, 0, 0), s
@@ -114,7 +143,7 @@ def test_seed_feed_dedup_304_and_new_version(seed_site: NewsSite, redis_server, 
 
     # 2nd crawl, nothing changed: the feed costs a 304, no article is requested, nothing new
     seed_site.reset_counters()
-    stats, _ = crawl(config, redis_server.url, "seed")
+    stats, _ = worker.crawl(config, redis_server.url, "seed")
     s = stats["seed"]
     assert (s["not_modified"], s["feeds_fetched"], s["entries"], s["articles_fetched"]) == (1, 0, 0, 0), s
     assert (s["new"], s["changed"], s["duplicate"], s["errors"]) == (0, 0, 0, 0), s
@@ -129,7 +158,7 @@ def test_seed_feed_dedup_304_and_new_version(seed_site: NewsSite, redis_server, 
     seed_site.update_article("/cnn-record-drones", body=cnn_site.body + "\nUpdate: the toll rose to 26 injured.")
     seed_site.add_article("/kharkiv-strike", "Glide bombs hit Kharkiv", paragraphs("Kharkiv"),
                           published="2025-07-05T05:00:00+00:00", feed="news")
-    stats, _ = crawl(config, redis_server.url, "seed")
+    stats, _ = worker.crawl(config, redis_server.url, "seed")
     s = stats["seed"]
     assert (s["feeds_fetched"], s["entries"], s["entries_seen"], s["articles_fetched"]) == (1, 6, 4, 2), s
     assert (s["new"], s["changed"], s["duplicate"], s["unchanged"], s["errors"]) == (1, 1, 0, 0, 0), s
@@ -143,7 +172,8 @@ def test_seed_feed_dedup_304_and_new_version(seed_site: NewsSite, redis_server, 
     assert {"article_id": cnn_id, "version": "2"} in tail and len(tail) == 2
 
 
-def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, redis_server, redis_client, tmp_path):
+def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, worker, redis_server, redis_client,
+                                               tmp_path):
     site, r = news_site, redis_client
     good = site.add_article("/world/good", "Drones shot down over Kyiv", paragraphs("Kyiv"), feed="mixed")
     site.add_article("/world/broken", "Server error story", paragraphs("Odesa"), feed="mixed")
@@ -180,7 +210,7 @@ def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, redis_server
         {"id": "local", "kind": "html", "url": site.listing_url("local"), "link_selector": "a.story"},
     ], max_page_bytes=100_000)
 
-    stats, log = crawl(config, redis_server.url, "mixed", "broken", "wire", "local")
+    stats, log = worker.crawl(config, redis_server.url, "mixed", "broken", "wire", "local")
     m = stats["mixed"]
     assert m["entries"] == 9 and m["new"] == 3, m
     assert (m["http_errors"], m["undecodable"], m["oversized"], m["not_html"], m["errors"]) == (2, 1, 2, 1, 6), m
@@ -213,7 +243,7 @@ def test_faults_are_logged_counted_and_skipped(news_site: NewsSite, redis_server
     # the server recovers: the 500 entry is retried and stored; the 404 is not asked for again
     site.clear_raw("/world/broken")
     site.reset_counters()
-    stats, _ = crawl(config, redis_server.url, "mixed", "broken")
+    stats, _ = worker.crawl(config, redis_server.url, "mixed", "broken")
     m = stats["mixed"]
     assert (m["feeds_fetched"], m["entries_seen"], m["new"], m["errors"]) == (1, 8, 1, 0), m
     assert set(site.requests) == {"/robots.txt", "/feeds/mixed.xml", "/world/broken", "/feeds/broken.xml"}
@@ -257,7 +287,7 @@ def test_concurrent_crawls_store_each_text_once(news_site: NewsSite, redis_serve
     assert all(h["version"] == "1" for h in urls.values())
 
 
-def test_killed_crawl_loses_nothing(news_site: NewsSite, redis_server, redis_client, tmp_path):
+def test_killed_crawl_loses_nothing(news_site: NewsSite, worker, redis_server, redis_client, tmp_path):
     """kill -9 in the middle of a crawl: what was stored stays stored and seen, the entry in flight is
     not marked seen and the feed's validators were never saved, so the next crawl picks it up."""
     site, r = news_site, redis_client
@@ -282,7 +312,7 @@ def test_killed_crawl_loses_nothing(news_site: NewsSite, redis_server, redis_cli
 
     site.clear_raw("/n/slow")
     site.reset_counters()
-    stats, _ = crawl(config, redis_server.url, "n")
+    stats, _ = worker.crawl(config, redis_server.url, "n")
     s = stats["n"]
     assert (s["feeds_fetched"], s["entries"], s["entries_seen"], s["new"], s["errors"]) == (1, 3, 2, 1, 0), s
     assert slow in stored(r) and r.xlen(ARTICLE_STREAM) == 3
