@@ -64,7 +64,9 @@ def detect_records(redis, article: Article, now: datetime) -> list[Alert]:
     launch figure is written to the ledger."""
     alerts: list[Alert] = []
     own_night = article_night(article)
-    for (metric, night), fig in _record_candidates(article).items():
+    # figures dated to earlier nights first: an article's own "previous record" informs the ledger
+    candidates = sorted(_record_candidates(article).items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    for (metric, night), fig in candidates:
         if fig.night is None or fig.night >= own_night:
             alert = _record_alert(redis, article, fig, metric, night, now)
             if alert:
@@ -84,14 +86,16 @@ def _record_alert(
     if held and (held.value > fig.value or (held.value == fig.value and held.url != article.url)):
         return None  # a report already gave this night this value or more (same article: re-detect)
     standing = ledger.best_before(redis, metric, night)
-    exceeds = standing is not None and fig.value > standing.value
+    total = ledger.best_before(redis, ledger.TOTAL, night) if metric in _PART_METRICS else None
+    beats_total = total is not None and fig.value > total.value
+    if standing is not None:
+        exceeds = fig.value > standing.value
+    else:  # nothing known for this metric: beating the largest attack of all is a record
+        exceeds = beats_total
     if not exceeds and not fig.record:
         return None
-    previous = standing
-    if exceeds and metric in _PART_METRICS:
-        total = ledger.best_before(redis, ledger.TOTAL, night)
-        if total is not None and fig.value > total.value:
-            previous = total  # 539 drones beat the largest attack of all, 537 drones and missiles
+    # 539 drones beat the largest attack of all (537 drones and missiles): that is the one to show
+    previous = total if exceeds and beats_total else standing or total
     what = f"{_qv(fig.value, fig.qualifier)} {noun(metric)} in one night"
     if previous is None:
         title = f"NEW RECORD: {what}"

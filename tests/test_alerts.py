@@ -138,7 +138,8 @@ def test_record_rules_without_total(redis_client):
                                      Figure("missiles_launched", 700, scope="aggregate"),
                                      Figure("drones_launched", 480, night=date(2025, 6, 30))])
     alerts = detect(r, night_article)
-    assert [a.title for a in alerts] == ["NEW RECORD: 500 drones in one night (previous 479, 9 June)"]
+    # the figure dated 30 June is learned first, and is the record 500 beats
+    assert [a.title for a in alerts] == ["NEW RECORD: 500 drones in one night (previous 480, 30 June)"]
     # no ledger at all: only a figure the text calls a record is one
     r.flushdb()
     plain = Article(url="https://x.example/2", outlet="X", source_id="x", title="", body="",
@@ -220,3 +221,16 @@ def test_new_version_with_a_later_publication_date_is_not_a_retraction(redis_cli
     alerts = process_pending(r, make_config())
     assert titles(alerts) == ["CHANGED: injured 14 → 16 (The Guardian)"]
     assert alerts[0].night == date(2025, 7, 5)
+
+
+def test_scenario_without_the_csv_uses_the_articles_own_previous_record(redis_client):
+    """An empty ledger: CNN's "537 drones and missiles five days ago" is learned first."""
+    write_article(redis_client, cnn_article())
+    assert titles(process_pending(redis_client, make_config())) == [RECORD_TITLE]
+
+
+def test_drone_record_below_the_total_record_shows_the_drone_record(seeded):
+    a = Article(url="https://x.example/500", outlet="X", source_id="x", title="", body="",
+                published=datetime.fromisoformat("2025-07-04T05:00:00+00:00"),
+                figures=[Figure("drones_launched", 500, location="Ukraine")])
+    assert [x.title for x in detect(seeded, a)] == ["NEW RECORD: 500 drones in one night (previous 479, 9 June)"]
