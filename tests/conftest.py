@@ -198,6 +198,7 @@ def tls_cert(tmp_path_factory):
     import datetime
     import ipaddress
 
+    pytest.importorskip("cryptography")
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
