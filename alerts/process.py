@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -36,11 +37,19 @@ from alerts.history import (
 from alerts.models import Alert
 from tallywatch.config import Config, Subscriber
 from tallywatch.models import Article
-from tallywatch.store import ALERTS_GROUP, ALERTS_OUTBOX, ARTICLE_STREAM, article_versions_key
+from tallywatch.store import (
+    ALERTS_DEAD_LETTER,
+    ALERTS_GROUP,
+    ALERTS_OUTBOX,
+    ARTICLE_STREAM,
+    article_versions_key,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONSUMER = "alerts"
+# an entry whose processing failed this many times is moved to the dead-letter list and acknowledged
+MAX_ATTEMPTS = 5
 
 
 def ensure_group(redis) -> None:
@@ -160,9 +169,16 @@ def deliver_outbox(redis, config: Config) -> int:
     return done
 
 
+def _attempts(redis, entry_id: str) -> int:
+    """How many times the group has delivered this entry (XPENDING's delivery counter)."""
+    rows = redis.xpending_range(ARTICLE_STREAM, ALERTS_GROUP, min=entry_id, max=entry_id, count=1)
+    return int(rows[0]["times_delivered"]) if rows else 0
+
+
 def process_pending(
     redis, config: Config, consumer: str = DEFAULT_CONSUMER, *, count: int = 100,
     claim_idle_ms: int | None = 300_000, deliver: bool = True, now: datetime | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> list[Alert]:
     """Process every unacknowledged and new stream entry; returns the alerts created by this call
     (already-known alerts are not returned, nor sent again)."""
@@ -171,8 +187,16 @@ def process_pending(
     for entry_id, fields in _entries(redis, consumer, count, claim_idle_ms):
         try:
             created.extend(handle_entry(redis, config, fields, now or datetime.now(UTC)))
-        except Exception:
-            log.exception("stream entry %s failed; left pending for the next run", entry_id)
+        except Exception as e:
+            if _attempts(redis, entry_id) >= max_attempts:
+                log.exception("stream entry %s failed %d times; moved to %s", entry_id, max_attempts,
+                              ALERTS_DEAD_LETTER)
+                redis.rpush(ALERTS_DEAD_LETTER, json.dumps(
+                    {"entry_id": entry_id, "fields": fields, "error": f"{type(e).__name__}: {e}",
+                     "at": time.time()}))
+                redis.xack(ARTICLE_STREAM, ALERTS_GROUP, entry_id)
+            else:
+                log.exception("stream entry %s failed; left pending for the next run", entry_id)
             continue
         redis.xack(ARTICLE_STREAM, ALERTS_GROUP, entry_id)
     if deliver:

@@ -102,3 +102,4 @@ ALERTS_OUTBOX = PREFIX + "alerts:outbox"  # sorted set "subscriber_id|alert key"
 DIGEST_LAST_KEY = PREFIX + "alerts:digest:last"  # hash subscriber_id -> epoch of its last digest
 LEDGER_SEEDED_KEY = PREFIX + "ledger:seeded"  # string: "<csv path>|<size>|<mtime>" last seeded from
 DELIVERY_ERRORS_KEY = PREFIX + "alerts:delivery:errors"  # hash subscriber_id -> JSON {at, error, pending}
+ALERTS_DEAD_LETTER = PREFIX + "alerts:dead"  # list of JSON {entry_id, fields, error, at}: entries given up on

@@ -234,3 +234,23 @@ def test_drone_record_below_the_total_record_shows_the_drone_record(seeded):
                 published=datetime.fromisoformat("2025-07-04T05:00:00+00:00"),
                 figures=[Figure("drones_launched", 500, location="Ukraine")])
     assert [x.title for x in detect(seeded, a)] == ["NEW RECORD: 500 drones in one night (previous 479, 9 June)"]
+
+
+def test_an_entry_that_keeps_failing_goes_to_the_dead_letter_list(redis_client, monkeypatch):
+    import alerts.process as proc
+    from tallywatch.store import ALERTS_DEAD_LETTER
+
+    r = redis_client
+    write_article(r, guardian_article())
+
+    def boom(*a, **kw):
+        raise RuntimeError("extractor output the detector cannot read")
+
+    monkeypatch.setattr(proc, "detect", boom)
+    for _ in range(2):
+        assert process_pending(r, make_config(), max_attempts=3) == []
+        assert r.xpending(ARTICLE_STREAM, ALERTS_GROUP)["pending"] == 1  # kept for a retry
+    process_pending(r, make_config(), max_attempts=3)
+    assert r.xpending(ARTICLE_STREAM, ALERTS_GROUP)["pending"] == 0
+    (dead,) = r.lrange(ALERTS_DEAD_LETTER, 0, -1)
+    assert "RuntimeError" in dead
