@@ -11,7 +11,14 @@ import time
 from datetime import datetime
 
 from alerts.models import Alert
-from tallywatch.store import ALERTS_LOG, ALERTS_OUTBOX, DELIVERY_ERRORS_KEY, alert_delivered_key, alert_key
+from tallywatch.store import (
+    ALERTS_DEAD_LETTER,
+    ALERTS_LOG,
+    ALERTS_OUTBOX,
+    DELIVERY_ERRORS_KEY,
+    alert_delivered_key,
+    alert_key,
+)
 
 _RECORD_SCRIPT = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
@@ -114,4 +121,7 @@ def delivery_health(redis, now: float | None = None) -> list[tuple[str, str]]:
         d = json.loads(raw)
         when = datetime.fromtimestamp(d["at"]).strftime("%Y-%m-%d %H:%M:%S")
         lines.append(("WARN", f"subscriber {sid}: last delivery failed at {when}: {d['error']}"))
+    dead = redis.llen(ALERTS_DEAD_LETTER)
+    if dead:
+        lines.append(("WARN", f"article versions the alerts stage gave up on: {dead} (see {ALERTS_DEAD_LETTER})"))
     return lines

@@ -254,3 +254,6 @@ def test_an_entry_that_keeps_failing_goes_to_the_dead_letter_list(redis_client, 
     assert r.xpending(ARTICLE_STREAM, ALERTS_GROUP)["pending"] == 0
     (dead,) = r.lrange(ALERTS_DEAD_LETTER, 0, -1)
     assert "RuntimeError" in dead
+    from alerts.history import delivery_health
+
+    assert any("gave up on: 1" in text for _, text in delivery_health(r))
