@@ -58,7 +58,7 @@ _AUX = (r"(?:were|was|have\s+been|has\s+been|had\s+been|had|have|has|are|is|been
         r"|successfully|then|in\s+total|in\s+all|overall|said\s+to\s+have\s+been|confirmed|now)")
 _RIGHT_VERB_RE = re.compile(
     r"^\s*(?:,\s*(?:including|among\s+them)\b[^,]{0,60},)?"
-    r"\s*(?P<which>,?\s*of\s+(?:which|whom|them|those|these)\s+)?"
+    r"\s*(?P<which>,?\s*of\s+(?:which|whom|them|those|these)\s+)?(?:(?:more|others?|additional|further)\s+)?"
     r"(?:(?:in|on|at|near|across)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:region|oblast|city|district))?\s+)?"
     r"(?P<aux>(?:" + _AUX + r")\s+)*(?P<verb>" + _RIGHT_ACTION + r")\b",
     _I,
@@ -68,7 +68,8 @@ _QUAL_RES = [(q, re.compile(r"\b(?:" + pat + r")\s+(?:(?:a|the)\s+)?(?:(?:new\s+
              for q, pat in V.QUALIFIERS]
 _QUAL_AFTER_RE = re.compile(r"^(?:\s+or\s+so|-odd|\s+or\s+more\b|\+)", _I)
 _ADJACENT_LEFT_RE = re.compile(
-    r"\b(?P<verb>" + _ANY_ACTION + r")\s+(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?"
+    r"\b(?P<verb>" + _RIGHT_ACTION + r"|launching|firing|sending|using|dropping|attacked\s+with)\s+"
+    r"(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?"
     r"(?:(?:a|the)\s+)?(?:(?:further|another|total\s+of|record|more|additional|other)\s+)?$",
     _I,
 )
@@ -201,8 +202,6 @@ def _noun_phrase(right: str, value: int) -> _Noun | None:
                     kind = "cruise"
                 elif _BALLISTIC_RE.search(joined):
                     kind = "ballistic"
-            if kind == "people" and any(w.lower() in ("soldiers", "troops") for w in mods):
-                return None
             return _Noun(kind, m.end(), tuple(mods))
         w = _WORD_RE.match(right, pos)
         if not w:
@@ -301,6 +300,28 @@ _OF_SKIP_RE = re.compile(r"^\s+of\s+(?!which\b|whom\b|them\b|those\b|these\b)", 
 _AUX_OTHER_VERB_RE = re.compile(r"^\s*(?:were|was|are|is|have\s+been|has\s+been|had\s+been)\s+(?:\w+ly\s+)?\w+", _I)
 _RATE_ANY_RE = re.compile(r"\b(?:a|per|each|every)\s+(?:night|day|week|month|year)\b"
                           r"(?!\s+(?:after|ago|earlier|later|before|since))|\b(?:daily|nightly)\b", _I)
+_COORD_VERB_RE = re.compile(
+    r"^\s*,?\s+and\s+(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?"
+    r"(?:\d[\d,]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty"
+    r"|forty|fifty|sixty|seventy|eighty|ninety)(?:-[a-z]+)?)\s+"
+    r"(?:(?!were\b|was\b)[\w-]+\s+){1,4}?(?P<aux>were|was|have\s+been|had\s+been|are)\s+"
+    r"(?:\w+ly\s+)?(?P<verb>" + _RIGHT_ACTION + r")\b", _I)
+_REPEL_RE = re.compile(r"\b(?:repel\w*|repuls\w*|thwart\w*|fend\w*\s+off|fought\s+off|foil\w*)\s+(?:an?\s+|the\s+)?"
+                       r"(?:[\w-]+\s+)?(?:attacks?|raids?|assaults?)\s+(?:by|of|involving|with)\s+(?:" +
+                       "|".join(p for _, p in V.QUALIFIERS) + r")?\s*$", _I)
+_HITS_BY_RE = re.compile(r"\b(?:hits?|impacts?|strikes)\s+(?:by|of|from)\s+$", _I)
+_COMPARE_RE = re.compile(r"\b(?:up\s+from|down\s+from|compared\s+(?:with|to)|from|(?<!more\s)(?<!less\s)(?<!fewer\s)"
+                         r"(?<!rather\s)than|against)\s+"
+                         r"(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$", _I)
+_COMPARE_TAIL_RE = re.compile(r"^\s*(?:$|[.,;)]|in\s+|the\s+(?:previous|preceding|prior)|a\s+(?:week|month|year)"
+                              r"\s+(?:earlier|before)|last\s+|on\s+|during\s+)", _I)
+_PLAIN_NOUN_RE = re.compile(r"^\s+(?!(?:of|in|on|at|over|and|or|to|from|for|by|with|more|others?|people|were|was|"
+                            r"are|is|had|have|has|been|the|a|an|last|this|dead|killed|injured|wounded|hurt|across|near|"
+                            r"above|during|after|before|since|including|among|overnight|in\s+total)\b)[a-z][a-z-]+\b")
+_WEAPON_COUNT_RE = re.compile(
+    r"\bnumber\s+of\s+(?:[\w-]+\s+)?(?P<w>drones|uavs|shaheds|missiles|(?:glide|guided\s+aerial)\s+bombs)\s+"
+    r"(?P<v>launched|fired|used|intercepted|shot\s+down|downed|destroyed)?[^.;]{0,40}?\b(?:to|at|of|reached)\s+"
+    r"(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$", _I)
 _NO_ONE_RE = re.compile(r"\b(?:no|not|none|nobody)\s+$", _I)
 _LIST_ITEM_RE = re.compile(r"^\s+(?:over|in|above|across|near|on)\s+(?:the\s+)?[A-Z]")
 _LIST_BEFORE_RE = re.compile(r"(?:,|\band|\bincluding|:)\s*$", _I)
@@ -314,7 +335,7 @@ def _clause_left(sent: str, start: int, width: int = 220) -> str:
     return left[cut:] if cut is not None else left
 
 
-def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
+def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | None = None) -> list[_Cand]:
     """Candidates (metric, value, qualifier) in one sentence. ``last_kind`` carries the last weapon noun
     across sentences, for elliptical numbers ("... and 32 were shot down")."""
     out: list[_Cand] = []
@@ -360,10 +381,24 @@ def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
         inherited = None
         if kind is None:
             # elliptical: "injured 14", "14 were injured", "of which 476 were shot down"
+            if _PLAIN_NOUN_RE.match(right) and not rv:
+                continue  # "350 flights", "12 soldiers": a count of something else
             toll = _TOLL_RE.search(full_left[-200:])
+            wcount = _WEAPON_COUNT_RE.search(full_left[-120:])
             adj = _ADJACENT_LEFT_RE.search(left[-60:])
+            prev_metric = out[-1].metric if out else (last_metric[0] if last_metric else None)
             if out and _LIST_ITEM_RE.match(right) and _LIST_BEFORE_RE.search(left):
                 inherited = out[-1].metric  # "45 over Belgorod region, 30 over Kursk region"
+            elif prev_metric and _COMPARE_RE.search(left[-30:]) and _COMPARE_TAIL_RE.match(right):
+                inherited = prev_metric  # "6,297 drones in July, up from 5,438 in June"
+            elif wcount:
+                w = wcount.group("w").lower()
+                wk = "drones" if w in ("drones", "uavs", "shaheds") else "missiles" if w == "missiles" else "glide"
+                wv = (wcount.group("v") or "launched").lower()
+                inherited = (_INTERCEPT_METRIC.get(wk) if wv in ("intercepted", "shot down", "downed", "destroyed")
+                             else _LAUNCH_METRIC[wk])
+                if inherited is None:
+                    continue
             elif rv:
                 verb = _classify_word(rv.group("verb"))
                 if rv.group("verb").lower() in ("dead",):
@@ -388,9 +423,13 @@ def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
                 last_kind[:] = [kind]
             if kind == "people" and _SUBSET_RE.search(full_left[-40:]):
                 continue
+            if rv is None:  # "563 drones and 26 missiles were neutralised": the verb after the coordination
+                rv = _COORD_VERB_RE.match(after)
             right_cls = _classify_word(rv.group("verb")) if rv else None
-            has_aux = bool(rv and (rv.group("aux") or rv.group("which")))
-            left_cls = _left_verb(left, kind)
+            has_aux = bool(rv and (rv.group("aux") or (rv.re is _RIGHT_VERB_RE and rv.group("which"))))
+            if _HITS_BY_RE.search(left[-20:]):
+                continue  # "direct hits by 9 missiles were recorded"
+            left_cls = "intercept" if _REPEL_RE.search(left[-80:]) else _left_verb(left, kind)
             if right_cls and _compatible(kind, right_cls) and (
                 has_aux or left_cls is None or right_cls != "launch"
             ):
@@ -434,7 +473,10 @@ def _analyse_sentence(sent: str, last_kind: list[str]) -> list[_Cand]:
             out.append(_Cand(metric, t.high, "up_to", t.start, direct, mods))
         else:
             out.append(_Cand(metric, t.value, qual, t.start, direct, mods))
-    return [c for c in out if c.metric]
+    out = [c for c in out if c.metric]
+    if out and last_metric is not None:
+        last_metric[:] = [out[-1].metric]
+    return out
 
 
 # ---------------------------------------------------------------- context: scope, night, record, place
@@ -504,13 +546,12 @@ def _night_dates(sent: str, published: _dt.date | None) -> list[tuple[int, _dt.d
 
 _NIGHT_NOT_RE = re.compile(r"\b(?:from|since|until|till|after)\s+[\d:.apm ]*(?:on\s+)?$", _I)
 _ADJ_PLACE_RE = re.compile(
-    r"(?:\b(?:on|in|at|over|against|across|targeting|targeted|hit|struck|into|above|toward|towards|hitting|"
+    r"(?:\b(?i:on|in|at|over|against|across|targeting|targeted|hit|struck|into|above|toward|towards|hitting|"
     r"striking|attacking|attacked|pounding|shelling\s+of|strike\s+on|attack\s+on)\s+(?:the\s+)?"
     r"(?:[a-z-]+\s+){0,3}?"
     r"(?:(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|oblast|area)\s+of\s+)?"
     r"(?:[a-z-]+\s+)?$)|(?:\b(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|"
-    r"oblast|area)\s+of\s+$)",
-    _I,
+    r"oblast|area)\s+of\s+$)"
 )
 _FROM_PLACE_RE = re.compile(r"\b(?:from|of\s+Kursk|directions?\s+of)\s+(?:the\s+)?(?:[a-z-]+\s+){0,2}$", _I)
 _WEAK_PLACE_RE = re.compile(r"\b(?:near|outside|to|with|by)\s+(?:the\s+)?$", _I)
@@ -671,10 +712,15 @@ def _extract(title: str, body: str, published) -> list[Figure]:
     }
     figs: list[Figure] = []
     last_kind: list[str] = []
+    last_metric: list[str] = []
+    cur_para = -1
     pending_record: tuple[int, str | None] | None = None  # a numberless record cue: (paragraph, weapon)
     title_record: str | None | bool = False  # weapon named by a record cue in the title (None: any)
     for idx, s in enumerate(sents):
-        cands = _analyse_sentence(s.text, last_kind)
+        if s.para != cur_para:
+            cur_para = s.para
+            last_metric = []
+        cands = _analyse_sentence(s.text, last_kind, last_metric)
         if not cands:
             m = _RECORD_RE.search(s.text)
             if m and not _HEDGE_RE.search(s.text):

@@ -29,7 +29,8 @@ PEOPLE_HEADS = (
     r"people|persons?|civilians?|residents?|children|child|kids|adults?|men|man|women|woman|boys?|girls?"
     r"|teenagers?|babies|baby|infants?|pensioners?|passengers?|rescuers?|medics?|paramedics?"
     r"|bystanders?|others|victims|employees|workers|journalists?|firefighters?|police\s+officers?"
-    r"|officers|volunteers?|doctors?|nurses?|patients?|students?"
+    r"|officers|volunteers?|doctors?|nurses?|patients?|students?|soldiers|troops|servicemen|service\s+members"
+    r"|recruits|cadets"
 )
 # nouns that carry their metric: "12 deaths", "30 injuries"
 DEATH_HEADS = r"deaths|fatalities|dead"
@@ -119,6 +120,7 @@ AGGREGATE_CUES = (
     r"|\bso\s+far\s+(?:this|in)\b|\bto\s+date\b|\bin\s+recent\s+(?:weeks|months|days)\b|\bin\s+(?:19|20)\d\d\b"
     r"|\bover\s+the\s+weekend\b|\bin\s+(?:a|one)\s+(?:week|month|year)\b|\bthroughout\s+the\s+war\b"
     r"|\bweekly\b|\bmonthly\b|\bin\s+(?:the\s+)?first\s+(?:half|quarter)\b|\bduring\s+the\s+war\b"
+    r"|\b(?:the\s+)?(?:previous|preceding|prior)\s+(?:month|week|year)\b"
     r"|\bsince\s+(?:19|20)\d\d\b|\bin\s+the\s+(?:first|last|past)\s+\w+\s+(?:days|weeks|months)\b"
     r"|\b(?:over|during|throughout|in)\s+the\s+(?:month|week|year)\b|\bat\s+(?:the\s+)?weekend\b"
 )
@@ -142,9 +144,11 @@ RECORD_CUES = (
     r"|\b" + SUPERLATIVE + r"\b[^.;]{0,40}?\bever\b|\bunprecedented\b|\bthe\s+most\s+ever\b"
     r"|\b" + SUPERLATIVE + r"\b[^.;]{0,40}?\bsince\s+(?:the\s+)?(?:full[- ]scale\s+)?(?:war|invasion)\s+began\b"
     r"|\b" + SUPERLATIVE + r"\b[^.;]{0,40}?\b(?:on\s+record|to\s+date)\b"
+    r"|\b(?:a\s+)?new\s+(?:\w+\s+)?high\b|\ball-time\s+high\b"
 )
 HEDGES = (
-    r"\b(?:one\s+of|among)\s+the\s+(?:\w+\s+)?(?:" + SUPERLATIVE + r"|record)"
+    r"\b(?:one\s+of|among|nearly|almost|close\s+to|near|just\s+short\s+of|not)\s+the\s+(?:\w+\s+)?"
+    r"(?:" + SUPERLATIVE + r"|record)"
     r"|\b(?:second|third|fourth|fifth)[- ](?:" + SUPERLATIVE + r"|highest|largest|biggest)"
     r"|\bnear[- ]record|\b(?:nearly|almost|close\s+to|just\s+short\s+of|fell\s+short\s+of|not\s+a|short\s+of)"
     r"\s+(?:a|the)?\s*(?:new\s+)?record|\bno\s+record|\brecord\s+(?:low|levels?\s+of\s+(?:aid|funding))"
