@@ -203,7 +203,8 @@ class SourceSpider(scrapy.Spider):
         self.inc("feeds_fetched")
         # Saved at close, and only if every entry was decided: see the module docstring.
         etag, last_modified = self.validators_of(response)
-        self.pending_validators = (response.request.url, etag, last_modified)
+        # keyed by the source URL: after a redirect Scrapy carries the conditional headers along
+        self.pending_validators = (self.source.url, etag, last_modified)
         return False
 
     # -- articles ---------------------------------------------------------------------------------
