@@ -317,3 +317,22 @@ def test_killed_crawl_loses_nothing(news_site: NewsSite, worker, redis_server, r
     assert (s["feeds_fetched"], s["entries"], s["entries_seen"], s["new"], s["errors"]) == (1, 3, 2, 1, 0), s
     assert slow in stored(r) and r.xlen(ARTICLE_STREAM) == 3
     assert "/n/one" not in site.requests and "/n/two" not in site.requests
+
+
+def test_listing_refetches_an_article_when_its_headline_changes(news_site: NewsSite, worker, redis_server,
+                                                                redis_client, tmp_path):
+    site, r = news_site, redis_client
+    url = site.add_article("/local/a", "Sirens over Kyiv", paragraphs("Kyiv"), feed="local")
+    config = write_config(tmp_path / "tw.toml", [
+        {"id": "local", "kind": "html", "url": site.listing_url("local"), "link_selector": "a.story::attr(href)"},
+    ])
+    s = worker.crawl(config, redis_server.url, "local")[0]["local"]
+    assert (s["entries"], s["new"]) == (1, 1), s
+    site.update_article("/local/a", title="Sirens over Kyiv: two injured", body=paragraphs("Kyiv update"))
+    s = worker.crawl(config, redis_server.url, "local")[0]["local"]
+    assert (s["entries"], s["entries_seen"], s["changed"]) == (1, 0, 1), s
+    assert stored(r)[url]["title"] == "Sirens over Kyiv: two injured" and stored(r)[url]["version"] == "2"
+    # a listing says nothing else about an article: a body-only change is not seen from it
+    site.update_article("/local/a", body=paragraphs("Kyiv second update"))
+    s = worker.crawl(config, redis_server.url, "local")[0]["local"]
+    assert (s["entries"], s["entries_seen"], s["changed"]) == (1, 1, 0), s

@@ -18,8 +18,13 @@ BENIGN_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentTyp
 _TAGS = re.compile(r"<[^>]+>")
 
 
+def _own(entry, key: str):
+    """``entry[key]`` without feedparser's deprecated updated->published fallback (we do our own)."""
+    return dict.get(entry, key)
+
+
 def _entry_datetime(entry) -> datetime | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    parsed = _own(entry, "published_parsed") or _own(entry, "updated_parsed")
     if not parsed:
         return None
     try:
@@ -42,7 +47,7 @@ def entry_of(raw) -> Entry | None:
         key = guid or canonical_url(link)
     except ValueError:
         key = link
-    updated = raw.get("updated") or raw.get("published") or ""
+    updated = _own(raw, "updated") or _own(raw, "published") or ""
     title = _plain(raw.get("title"))
     summary = raw.get("summary") or ""
     return Entry(
