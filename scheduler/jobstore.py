@@ -16,7 +16,9 @@ from datetime import datetime
 
 import redis as redis_lib
 from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.executors.base import run_coroutine_job
 from apscheduler.jobstores.redis import RedisJobStore
+from apscheduler.util import iscoroutinefunction_partial
 
 from tallywatch.observability import report_exception
 
@@ -77,21 +79,60 @@ def claim_key(job_id: str, run_time: datetime) -> str:
 
 
 class ClaimingExecutor(AsyncIOExecutor):
-    def __init__(self, client: redis_lib.Redis, instance_id: str):
+    """Runs coroutine jobs on the event loop, one run of a job at a time, dropping no fire time.
+
+    Each fire time is claimed in Redis first (a fire time already claimed, by this or another
+    scheduler, is not run again). A fire time that comes while the job's previous run is still
+    going is queued, not skipped as APScheduler's max_instances would; with ``coalesce`` the
+    queued ones are folded into one run and recorded as coalesced (``on_coalesced``)."""
+
+    def __init__(self, client: redis_lib.Redis, instance_id: str, on_coalesced=None):
         super().__init__()
         self.client = client
         self.instance_id = instance_id
+        self.on_coalesced = on_coalesced
+        self._queued: dict[str, list[datetime]] = {}
 
-    def _do_submit_job(self, job, run_times):
+    def submit_job(self, job, run_times):
         fresh = [t for t in run_times
                  if self.client.set(claim_key(job.id, t), self.instance_id, nx=True, ex=CLAIM_TTL)]
         if not fresh:
             log.info("job %s at %s was already run by another scheduler; skipped", job.id, run_times[-1])
-            # submit_job counts an instance after this returns; give it back once it has
-            self._eventloop.call_soon(self._run_job_success, job.id, [])
             return
-        token = scheduled_for.set(fresh[-1])
+        if not iscoroutinefunction_partial(job.func):
+            super().submit_job(job, fresh)
+            return
+        with self._lock:
+            if job.id in self._queued:  # a run is going: these wait for it
+                self._queued[job.id].extend(fresh)
+                return
+            self._queued[job.id] = []
+        task = self._eventloop.create_task(self._drain(job, fresh))
+        self._pending_futures.add(task)
+        task.add_done_callback(self._pending_futures.discard)
+
+    async def _drain(self, job, run_times: list[datetime]) -> None:
         try:
-            super()._do_submit_job(job, fresh)
+            while run_times:
+                if job.coalesce and len(run_times) > 1:
+                    for t in run_times[:-1]:
+                        if self.on_coalesced:
+                            self.on_coalesced(job.id, t, run_times[-1])
+                    run_times = run_times[-1:]
+                for t in run_times:
+                    token = scheduled_for.set(t)
+                    try:
+                        events = await run_coroutine_job(job, job._jobstore_alias, [t], self._logger.name)
+                    except Exception:
+                        self._logger.exception("error running job %s", job.id)
+                        events = []
+                    finally:
+                        scheduled_for.reset(token)
+                    for event in events:
+                        self._scheduler._dispatch_event(event)
+                with self._lock:
+                    run_times = self._queued[job.id]
+                    self._queued[job.id] = []
         finally:
-            scheduled_for.reset(token)
+            with self._lock:
+                self._queued.pop(job.id, None)

@@ -59,8 +59,9 @@ class JobTable:
             return None
 
     def add_job(self, func: str, trigger, **kwargs) -> Job:
+        fields = {"args": (), "kwargs": {}, "name": func} | JOB_DEFAULTS | kwargs
         job = Job(self._owner, func=func, trigger=trigger, executor="default",
-                  next_run_time=trigger.get_next_fire_time(None, datetime.now(UTC)), **kwargs)
+                  next_run_time=trigger.get_next_fire_time(None, datetime.now(UTC)), **fields)
         self.store.add_job(job)
         return job
 
@@ -137,9 +138,10 @@ def _show_next(trigger, out) -> None:
 
 
 def cmd_list(c: Ctx) -> int:
+    jobs_ = c.sched.get_jobs()  # quarantines any job that cannot be restored
     broken = c.store.broken_jobs()
     print(f"{'JOB':<28} {'STATE':<8} {'NEXT RUN':<26} SCHEDULE", file=c.out)
-    for job in c.sched.get_jobs():
+    for job in jobs_:
         state = "paused" if job.next_run_time is None else "active"
         nxt = job.next_run_time.strftime("%Y-%m-%d %H:%M:%S %Z") if job.next_run_time else "-"
         print(f"{job.id:<28} {state:<8} {nxt:<26} {describe_trigger(job.trigger)}", file=c.out)

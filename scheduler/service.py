@@ -40,6 +40,15 @@ FIRST_SCHEDULED_KEY = "tw:scheduler:first_scheduled"  # source id -> epoch its j
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
 
 
+def crawl_settings(config: Config):
+    """Scrapy settings for this config (a fixed ``download_delay`` turns AutoThrottle off)."""
+    from crawler.run import scrapy_settings
+
+    delay = config.settings.download_delay
+    overrides = None if delay is None else {"DOWNLOAD_DELAY": delay, "AUTOTHROTTLE_ENABLED": False}
+    return scrapy_settings(config, overrides)
+
+
 def install_asyncio_reactor() -> None:
     from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed, is_reactor_installed
 
@@ -227,20 +236,27 @@ class Service:
             self.scheduler.wakeup()
 
     # -- life cycle ------------------------------------------------------------------------------
+    def _coalesced(self, job_id: str, fire: datetime, into: datetime) -> None:
+        """A fire time that queued behind a running crawl and is served by the next run."""
+        log.info("job %s at %s coalesced into the run for %s", job_id, fire, into)
+        now = time.time()
+        record_run(self.redis, Run(job_id=job_id, scheduled_for=fire.timestamp(), started=now, ended=now,
+                                   outcome="coalesced", instance=self.instance_id,
+                                   error=f"served by the run for {into:%H:%M:%S}"))
+
     async def main(self) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from scrapy.crawler import AsyncCrawlerRunner
 
-        from crawler.run import scrapy_settings
-
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig)
-        self.runner = AsyncCrawlerRunner(scrapy_settings(self.config))
+        self.runner = AsyncCrawlerRunner(crawl_settings(self.config))
         self.store = GuardedRedisJobStore(self.redis)
         self.scheduler = AsyncIOScheduler(
             event_loop=loop, timezone=self.config.settings.timezone, job_defaults=JOB_DEFAULTS,
-            jobstores={"default": self.store}, executors={"default": ClaimingExecutor(self.redis, self.instance_id)})
+            jobstores={"default": self.store},
+            executors={"default": ClaimingExecutor(self.redis, self.instance_id, self._coalesced)})
         jobs.bind(self)
         self.scheduler.start(paused=True)
         log.info("scheduler %s started: %d enabled sources%s", self.instance_id, len(self.barrier.source_ids),
@@ -334,10 +350,8 @@ def crawl_once(config: Config, source_ids: list[str]) -> int:
     async def main():
         from scrapy.crawler import AsyncCrawlerRunner
 
-        from crawler.run import scrapy_settings
-
         service = Service(config, redis)
-        service.runner = AsyncCrawlerRunner(scrapy_settings(config))
+        service.runner = AsyncCrawlerRunner(crawl_settings(config))
         for sid in source_ids:
             run = await service.crawl_job(sid)
             results.append(run)

@@ -76,6 +76,8 @@ class Settings:
     webhook_timeout: float = 10.0
     sentry_dsn: str | None = None
     leader_ttl: float = 15.0  # seconds a dead leader's lock lasts before a standby takes over
+    # seconds between two requests to one site; None = polite default (0.5 s, adapted by AutoThrottle)
+    download_delay: float | None = None
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
 
@@ -238,6 +240,7 @@ def _settings(raw: dict, smtp: SmtpSettings, base: Path) -> Settings:
     allowed = {
         "redis_url", "data_dir", "timezone", "public_url", "records_csv", "max_page_bytes",
         "user_agent", "digest_schedule", "webhook_timeout", "sentry_dsn", "leader_ttl",
+        "download_delay",
     }
     _unknown(raw, allowed, where)
     defaults = Settings()
@@ -267,6 +270,7 @@ def _settings(raw: dict, smtp: SmtpSettings, base: Path) -> Settings:
         webhook_timeout=float(raw.get("webhook_timeout", defaults.webhook_timeout)),
         sentry_dsn=os.environ.get("SENTRY_DSN") or raw.get("sentry_dsn") or None,
         leader_ttl=float(raw.get("leader_ttl", defaults.leader_ttl)),
+        download_delay=float(raw["download_delay"]) if raw.get("download_delay") is not None else None,
         smtp=smtp,
     )
 

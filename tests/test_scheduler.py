@@ -31,6 +31,7 @@ def write_config(tmp_path: Path, site, schedule: str = "every 1h", leader_ttl: f
 [settings]
 data_dir = "{tmp_path / 'data'}"
 leader_ttl = {leader_ttl}
+download_delay = 0
 
 [[sources]]
 id = "local"
