@@ -28,7 +28,7 @@ from enum import StrEnum
 
 import redis
 
-from tallywatch.models import Article, Figure, article_id
+from tallywatch.models import Article, Figure
 from tallywatch.store import (
     ARTICLE_STREAM,
     ARTICLES_INDEX,
@@ -92,16 +92,6 @@ def set_http_validators(r: redis.Redis | redis.client.Pipeline, url: str, etag: 
     if mapping:
         r.delete(http_cache_key(url))
         r.hset(http_cache_key(url), mapping=mapping)
-
-
-def peek(r: redis.Redis, url: str, fingerprint: str) -> Decision | None:
-    """A read-only early guess (DUPLICATE / UNCHANGED / None=store); ``store_article`` decides for real."""
-    claimed = r.get(content_claim_key(fingerprint))
-    if claimed is not None and claimed != url:
-        return Decision.DUPLICATE
-    if r.hget(article_key(article_id(url)), "fingerprint") == fingerprint:
-        return Decision.UNCHANGED
-    return None
 
 
 @dataclass(frozen=True)
