@@ -6,6 +6,7 @@ COPY tallywatch tallywatch
 COPY crawler crawler
 COPY scheduler scheduler
 COPY alerts alerts
+COPY web web
 RUN uv pip install --system --no-cache .
 USER nobody
 ENTRYPOINT []

@@ -112,6 +112,13 @@ def cmd_status(args) -> int:
     return print_health(check(redis, config), sys.stdout)
 
 
+def cmd_serve(args) -> int:
+    from web.app import serve
+
+    config = _config(args)
+    return serve(config, _redis(config), host=args.host, port=args.port)
+
+
 def cmd_demo(args) -> int:
     from scheduler.demo import run_demo
 
@@ -152,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_arguments(with_config, add("schedule", cmd_schedule, "list and change the persistent crawl schedule "
                                "(changes reach a running scheduler within seconds)"))
     add("status", cmd_status, "health: scheduler, leader, Redis, last crawl per source (exit 1 when unhealthy)")
+    sp = add("serve", cmd_serve, "serve the web app: events, diverging reports, subscriptions API, schedule")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080)
     sp = add("demo", cmd_demo, "run the demo: a local news site, two crawl cycles, the alerts received")
     sp.add_argument("--out", default="demo-out", help="where the received emails and webhooks are saved")
     return p
