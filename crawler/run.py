@@ -30,14 +30,19 @@ STATS_KEYS = ("feeds_fetched", "not_modified", "entries", "entries_seen", "artic
 
 
 def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> Settings:
-    """Scrapy settings for tallywatch: ``crawler.scrapy_settings`` + user agent and size limits from
-    ``config.settings``, then ``overrides`` (e.g. ``{"DOWNLOAD_DELAY": 0}`` for a local test site)."""
+    """Scrapy settings for tallywatch: ``crawler.scrapy_settings`` + user agent, size limits and
+    ``download_delay`` (a fixed delay turns AutoThrottle off) from ``config.settings``, then
+    ``overrides`` (e.g. ``{"DOWNLOAD_DELAY": 0}`` for a local test site)."""
     settings = Settings()
     settings.setmodule("crawler.scrapy_settings", priority="project")
     max_bytes = int(config.settings.max_page_bytes)
     settings.set("USER_AGENT", config.settings.user_agent, priority="project")
     settings.set("DOWNLOAD_MAXSIZE", max_bytes, priority="project")
     settings.set("DOWNLOAD_WARNSIZE", max(1, max_bytes // 2), priority="project")
+    delay = getattr(config.settings, "download_delay", None)
+    if delay is not None:  # a fixed delay from the config: AutoThrottle off
+        settings.set("DOWNLOAD_DELAY", float(delay), priority="project")
+        settings.set("AUTOTHROTTLE_ENABLED", False, priority="project")
     if overrides:
         settings.setdict(overrides, priority="cmdline")
     return settings

@@ -32,6 +32,8 @@ def test_scrapy_settings_from_config():
     assert "crawler.pipelines.StorePipeline" in s.getdict("ITEM_PIPELINES")
     fast = scrapy_settings(CONFIG, {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "0"})
     assert fast.getfloat("DOWNLOAD_DELAY") == 0 and not fast.getbool("AUTOTHROTTLE_ENABLED")
+    fixed = scrapy_settings(parse_config({"settings": {"download_delay": 0}}))
+    assert fixed.getfloat("DOWNLOAD_DELAY") == 0 and not fixed.getbool("AUTOTHROTTLE_ENABLED")
     assert spider_for("rss") is FeedSpider and spider_for("atom") is FeedSpider
     assert spider_for("html") is ListingSpider
 
