@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, replace
 
 from crawler import vocabulary as V
-from crawler.numbers import NumberToken, find_numbers
+from crawler.numbers import NumberToken, find_numbers, has_number
 from crawler.places import PlaceMention, find_places
 from tallywatch.models import Figure
 
@@ -100,6 +100,20 @@ _NEGATED_RE = re.compile(r"\b(?:not|never|no|failed\s+to|fail\s+to|unable\s+to)\
 _AGG_RE = re.compile(V.AGGREGATE_CUES, _I)
 _EVENT_RE = re.compile(V.EVENT_OVERRIDE, _I)
 _RECORD_RE = re.compile(V.RECORD_CUES, _I)
+_RECORD_WORD_RE = re.compile(r"\b" + V.RECORD_ADJ + r"\b", _I)
+
+
+def _record_cues(sent: str, low: str) -> list[re.Match]:
+    """Record cues in a sentence; the cheap "record" pattern alone unless a superlative word is present."""
+    if not _has_any(low, _RECORD_KEYS):
+        return []
+    if _has_any(low, _SUPERLATIVE_KEYS):
+        return list(_RECORD_RE.finditer(sent))
+    return list(_RECORD_WORD_RE.finditer(sent))
+
+
+_SUPERLATIVE_KEYS = ("largest", "biggest", "heaviest", "most", "deadliest", "highest", "greatest", "worst",
+                     "unprecedented", " high")
 _HEDGE_RE = re.compile(V.HEDGES + r"|\btrack\s+record\b|\bon\s+the\s+record\b|\bfor\s+the\s+record\b", _I)
 _RECORD_ADJ_BEFORE_RE = re.compile(r"\b" + V.RECORD_ADJ + r"\s+(?:of\s+|number\s+of\s+)?(?:(?:" +
                                    "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?(?:some\s+)?$", _I)
@@ -116,6 +130,8 @@ _BOILERPLATE_RE = re.compile(r"\b(?:sign\s+up|newsletter|subscribe|privacy\s+(?:
                              r"click\s+here|read\s+more|follow\s+us|all\s+rights\s+reserved|terms\s+of\s+use)\b",
                              _I)
 
+_BOILERPLATE_KEYS = ("sign", "newsletter", "subscri", "privacy", "cookie", "click", "read more", "follow us",
+                    "rights reserved", "terms of")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WD = "|".join(_WEEKDAYS)
 _MONTH_NAMES = V.MONTHS.split("|")
@@ -183,8 +199,7 @@ def _noun_phrase(right: str, value: int) -> _Noun | None:
     mods: list[str] = []
     for _ in range(6):
         for kind, rx in _HEAD_RES:
-            ws = re.match(r"\s*", right[pos:])
-            p = pos + (ws.end() if ws else 0)
+            p = pos + (len(right) - pos - len(right[pos:].lstrip()))
             m = rx.match(right, p)
             if not m:
                 continue
@@ -242,12 +257,13 @@ def _compatible(kind: str, verb: str) -> bool:
 
 def _left_verb(left: str, kind: str) -> str | None:
     """The nearest compatible action word before the number, or None (a stop verb or modal blocks)."""
-    matches = list(_VERB_RE.finditer(left))
+    matches = list(_VERB_RE.finditer(left, max(0, len(left) - 150)))
     for k, m in enumerate(reversed(matches)):
         cls = _verb_class(m)
         if cls == "stop":
             return None
-        if _MODAL_RE.search(left[: m.start()]) or _NEGATED_RE.search(left[: m.start()]):
+        pre = left[max(0, m.start() - 40) : m.start()]
+        if _MODAL_RE.search(pre) or _NEGATED_RE.search(pre):
             return None
         if _compatible(kind, cls):
             # "by"/"with" alone are weak: only count them right next to the number phrase
@@ -322,6 +338,8 @@ _WEAPON_COUNT_RE = re.compile(
     r"\bnumber\s+of\s+(?:[\w-]+\s+)?(?P<w>drones|uavs|shaheds|missiles|(?:glide|guided\s+aerial)\s+bombs)\s+"
     r"(?P<v>launched|fired|used|intercepted|shot\s+down|downed|destroyed)?[^.;]{0,40}?\b(?:to|at|of|reached)\s+"
     r"(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$", _I)
+_STOP_WORD_RE = re.compile(r"\b(?:" + V.STOP_VERBS + r")\b", _I)
+_INTERCEPT_WORD_RE = re.compile(r"\b(?:" + V.INTERCEPT_VERBS + r")\b", _I)
 _NO_ONE_RE = re.compile(r"\b(?:no|not|none|nobody)\s+$", _I)
 _LIST_ITEM_RE = re.compile(r"^\s+(?:over|in|above|across|near|on)\s+(?:the\s+)?[A-Z]")
 _LIST_BEFORE_RE = re.compile(r"(?:,|\band|\bincluding|:)\s*$", _I)
@@ -353,9 +371,10 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
         full_left = sent[max(0, t.start - 220) : t.start]
         left = _clause_left(sent, t.start)
         right = sent[t.end : t.end + 140]
-        if _UNIT_AFTER_RE.match(right) or _CURRENCY_BEFORE_RE.search(full_left):
+        if _UNIT_AFTER_RE.match(right) or _CURRENCY_BEFORE_RE.search(full_left[-24:]):
             continue
-        if _AVERAGE_RE.search(left):
+        low_left = full_left.lower()
+        if "averag" in low_left and _AVERAGE_RE.search(left):
             continue
         if t.is_word and t.value == 1 and _NO_ONE_RE.search(left[-12:]):
             continue  # "no one was killed"
@@ -383,8 +402,9 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
             # elliptical: "injured 14", "14 were injured", "of which 476 were shot down"
             if _PLAIN_NOUN_RE.match(right) and not rv:
                 continue  # "350 flights", "12 soldiers": a count of something else
-            toll = _TOLL_RE.search(full_left[-200:])
-            wcount = _WEAPON_COUNT_RE.search(full_left[-120:])
+            toll = _TOLL_RE.search(full_left[-200:]) if ("toll" in low_left or "number" in low_left
+                                                           or "fatalit" in low_left) else None
+            wcount = _WEAPON_COUNT_RE.search(full_left[-120:]) if "number" in low_left else None
             adj = _ADJACENT_LEFT_RE.search(left[-60:])
             prev_metric = out[-1].metric if out else (last_metric[0] if last_metric else None)
             if out and _LIST_ITEM_RE.match(right) and _LIST_BEFORE_RE.search(left):
@@ -438,9 +458,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                 verb = left_cls
             elif kind in ("deaths", "injuries"):
                 verb = None
-            elif kind in _WEAPON_KINDS and _ATTACK_CONTEXT_RE.search(left + " " + after[:80]) and not re.search(
-                r"\b(?:" + V.STOP_VERBS + r")\b", left[-80:], _I
-            ):
+            elif kind in _WEAPON_KINDS and _ATTACK_CONTEXT_RE.search(left + " " + after[:80]) and not \
+                    _STOP_WORD_RE.search(left[-80:]):
                 verb = "launch"
             else:
                 continue
@@ -456,7 +475,7 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
             # the pair's action: an intercept verb after the noun ("12 of the 15 drones ... were destroyed"),
             # else the verb before it ("Ukraine intercepted 476 out of 539 drones")
             clause_after = _CLAUSE_BOUND_RE.split(after, maxsplit=1)[0]
-            if kind in _WEAPON_KINDS and re.search(r"\b(?:" + V.INTERCEPT_VERBS + r")\b", clause_after, _I):
+            if kind in _WEAPON_KINDS and _INTERCEPT_WORD_RE.search(clause_after):
                 fverb = "intercept"
             else:
                 fverb = _classify_word(rv.group("verb")) if rv else _left_verb(fleft, kind)
@@ -483,15 +502,31 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
 _SUPERLATIVE_BEFORE_RE = re.compile(r"\b(?:" + V.SUPERLATIVE + r"|record)\b[^.;,]{0,50}$", _I)
 
 
-def _scope(sent: str, pos: int) -> str:
-    best: tuple[float, str] | None = None
+_PERIOD_KEYS = ("since", "this ", "last ", "past", "previous", "preceding", "prior", "so far", "to date", "recent",
+                "weekend", "weekly", "monthly", "alone", "night", "month", "week", "year", "jan", "feb", "march",
+                "april", "may", "june", "july", "aug", "sept", "oct", "nov", "dec", " 19", " 20")
+
+
+def _scope_cues(sent: str) -> list[tuple[int, int, str]]:
+    """(start, end, label) of period phrases: "aggregate" ("in June alone") or "event" ("overnight")."""
+    if not _has_any(sent.lower(), _PERIOD_KEYS):
+        return []
+    cues = []
     for rx, label in ((_AGG_RE, "aggregate"), (_EVENT_RE, "event")):
         for m in rx.finditer(sent):
             if label == "aggregate" and _SUPERLATIVE_BEFORE_RE.search(sent[max(0, m.start() - 60) : m.start()]):
                 continue  # "the deadliest attack ... this year": a comparison frame, not a period total
-            d = m.start() - pos if m.start() >= pos else pos - m.end()
-            if best is None or d < best[0]:
-                best = (d, label)
+            cues.append((m.start(), m.end(), label))
+    return cues
+
+
+def _scope(cues: list[tuple[int, int, str]], pos: int) -> str:
+    """The nearest period phrase decides; no phrase means one event."""
+    best: tuple[float, str] | None = None
+    for start, end, label in cues:
+        d = start - pos if start >= pos else pos - end
+        if best is None or d < best[0]:
+            best = (d, label)
     return best[1] if best else "event"
 
 
@@ -503,8 +538,13 @@ def _segment_of(bounds: list[int], pos: int) -> int:
     return sum(1 for b in bounds if b <= pos)
 
 
+_NIGHT_KEYS = ("ago", "earlier", "before", "yesterday", "previous", "last week", "monday", "tuesday", "wednesday",
+               "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june",
+               "july", "august", "september", "october", "november", "december")
+
+
 def _night_dates(sent: str, published: _dt.date | None) -> list[tuple[int, _dt.date]]:
-    if published is None:
+    if published is None or not _has_any(sent.lower(), _NIGHT_KEYS):
         return []
     out = []
     for m in _NIGHT_RE.finditer(sent):
@@ -569,7 +609,8 @@ def _score_places(sent: str, places: list[PlaceMention]) -> list[tuple[PlaceMent
     """(place, score): 3 where the sentence says it was hit ("on Kyiv", "the city of Poltava"), 2 for a bare
     mention, 1 for "near X", 0 for "from X" (where drones came from). Places listed in "the Kharkiv and
     Poltava regions" are dropped: a multi-region figure is a national one."""
-    lists = [(m.start(), m.end()) for m in _REGION_LIST_RE.finditer(sent)]
+    lists = ([(m.start(), m.end()) for m in _REGION_LIST_RE.finditer(sent)]
+             if ("regions" in sent or "oblasts" in sent or "provinces" in sent) else [])
     out: list[tuple[PlaceMention, int]] = []
     prev: tuple[PlaceMention, int] | None = None
     for p in places:
@@ -591,11 +632,21 @@ def _score_places(sent: str, places: list[PlaceMention]) -> list[tuple[PlaceMent
     return out
 
 
-@dataclass
 class _SentInfo:
-    text: str
-    places: list[tuple[PlaceMention, int]]
-    para: int
+    """A sentence, its paragraph index, and its scored places (found on first use: most sentences never
+    need them)."""
+
+    __slots__ = ("text", "para", "low", "_places")
+
+    def __init__(self, text: str, para: int, low: str):
+        self.text, self.para, self.low = text, para, low
+        self._places: list[tuple[PlaceMention, int]] | None = None
+
+    @property
+    def places(self) -> list[tuple[PlaceMention, int]]:
+        if self._places is None:
+            self._places = _score_places(self.text, find_places(self.text))
+        return self._places
 
 
 def _best_place(places: list[tuple[PlaceMention, int]], pos: int, kinds: tuple[str, ...],
@@ -648,14 +699,24 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: dict) -> str | No
         p = _best_place(sents[k].places, 0, ("country",))
         if p:
             return p
-    return ctx["title_local"] or ctx["article_local"] or ctx["title_country"]
+    return ctx.title_local() or ctx.article_local() or ctx.title_country()
+
+
+_RECORD_KEYS = ("record", "largest", "biggest", "heaviest", "most", "deadliest", "high", "greatest", "worst",
+                "unprecedented")
+
+
+def _has_any(low: str, keys: tuple[str, ...]) -> bool:
+    return any(k in low for k in keys)
 
 
 def _record_flags(sent: str, cands: list[tuple[_Cand, str]], bounds: list[int]) -> set[int]:
     """Indices of candidates the sentence presents as records."""
     flagged = {i for i, (c, _) in enumerate(cands) if c.direct_record}
+    if not _has_any(sent.lower(), _RECORD_KEYS):
+        return flagged
     hedges = [(m.start(), m.end()) for m in _HEDGE_RE.finditer(sent)]
-    for m in _RECORD_RE.finditer(sent):
+    for m in _record_cues(sent, sent.lower()):
         if any(hs <= m.start() < he or m.start() <= hs < m.end() for hs, he in hedges):
             continue
         seg = _segment_of(bounds, m.end() - 1)
@@ -696,20 +757,22 @@ def _extract(title: str, body: str, published) -> list[Figure]:
         published = None
     sents: list[_SentInfo] = []
     paragraphs = [title.replace("\n", " ")] + body.split("\n")
-    for pi, para in enumerate(paragraphs):
-        if not para.strip():
-            continue
-        para = _DATELINE_RE.sub("", para.strip())  # "KYIV, Ukraine (AP) — " names the desk, not the target
+
+    def split(pi: int) -> list[_SentInfo]:
+        out = []
+        para = _DATELINE_RE.sub("", paragraphs[pi].strip())  # "KYIV, Ukraine (AP) — " names the desk
         for _, st in split_sentences(para):
-            if _BOILERPLATE_RE.search(st):
+            low = st.lower()
+            if _has_any(low, _BOILERPLATE_KEYS) and _BOILERPLATE_RE.search(st):
                 continue
-            sents.append(_SentInfo(st, _score_places(st, find_places(st)), pi))
-    title_scored = [x for x in sents if x.para == 0]
-    ctx = {
-        "title_local": next((p for x in title_scored if (p := _best_place(x.places, 0, _LOCAL))), None),
-        "title_country": next((p for x in title_scored if (p := _best_place(x.places, 0, ("country",)))), None),
-        "article_local": next((p for x in sents if x.para > 0 and (p := _best_place(x.places, 0, _LOCAL))), None),
-    }
+            out.append(_SentInfo(st, pi, low))
+        return out
+
+    for pi, para in enumerate(paragraphs):
+        # a paragraph without any number holds no figure; the title is read for record cues anyway
+        if para.strip() and (pi == 0 or has_number(para)):
+            sents.extend(split(pi))
+    ctx = _ArticleContext(sents, paragraphs, split)
     figs: list[Figure] = []
     last_kind: list[str] = []
     last_metric: list[str] = []
@@ -722,7 +785,8 @@ def _extract(title: str, body: str, published) -> list[Figure]:
             last_metric = []
         cands = _analyse_sentence(s.text, last_kind, last_metric)
         if not cands:
-            m = _RECORD_RE.search(s.text)
+            found = _record_cues(s.text, s.low)
+            m = found[0] if found else None
             if m and not _HEDGE_RE.search(s.text):
                 cue = m.group(0).lower() + " " + s.text[m.end() : m.end() + 30].lower()
                 weapon = "drones" if re.search(r"drone|uav|shahed", cue) else (
@@ -732,7 +796,8 @@ def _extract(title: str, body: str, published) -> list[Figure]:
                     title_record = weapon
             continue
         bounds = _segments(s.text)
-        scoped = [(c, _scope(s.text, c.start)) for c in cands]
+        cues = _scope_cues(s.text)
+        scoped = [(c, _scope(cues, c.start)) for c in cands]
         rec = _record_flags(s.text, scoped, bounds)
         nights = _night_dates(s.text, published)
         if pending_record and not rec and pending_record[0] == s.para:
@@ -768,6 +833,42 @@ def _extract(title: str, body: str, published) -> list[Figure]:
 
 
 _SPECIFIC = {"Ukraine", "Russia"}
+
+
+class _ArticleContext:
+    """Article-level fallbacks for a figure's place, computed only when a figure needs them."""
+
+    def __init__(self, sents: list[_SentInfo], paragraphs: list[str], split):
+        self._title = [x for x in sents if x.para == 0]
+        self._paragraphs = paragraphs
+        self._split = split
+        self._cache: dict[str, str | None] = {}
+
+    def _get(self, key: str, compute) -> str | None:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def title_local(self) -> str | None:
+        return self._get("tl", lambda: next((p for x in self._title if (p := _best_place(x.places, 0, _LOCAL))),
+                                            None))
+
+    def title_country(self) -> str | None:
+        return self._get("tc", lambda: next(
+            (p for x in self._title if (p := _best_place(x.places, 0, ("country",)))), None))
+
+    def article_local(self) -> str | None:
+        def first_local():
+            for pi in range(1, len(self._paragraphs)):
+                if not self._paragraphs[pi].strip():
+                    continue
+                for x in self._split(pi):
+                    p = _best_place(x.places, 0, _LOCAL)
+                    if p:
+                        return p
+            return None
+
+        return self._get("al", first_local)
 
 
 def _dedupe(figs: list[Figure]) -> list[Figure]:

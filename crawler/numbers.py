@@ -28,16 +28,21 @@ _WORDS = (
     r"(?:\ba\s+(?=(?:dozen|hundred|thousand)\b)|\bhalf\s+a\s+(?=dozen\b))?"
     r"\b" + _W + r"(?:(?:(?:(?<=hundred)|(?<=thousand))\s+and\s+|[\s-]+)" + _W + r")*\b(?!-)"
 )
-_DIGITS = r"(?<![\w$€£#/.,:-])(?:\d{1,3}(?:,\d{3})+|\d+)(?![\w%]|[.,:]\d|[-–]\w|\s?(?:%|per\s?cent))"
+# digits: not inside words or codes ("F-16", "Kh-101", "Shahed-136", "18:00", "2.9", "$50", "20%"); a hyphen
+# followed by a digit is allowed, so "10-12" yields 10 and 12 and the range is read from the gap.
+_DIGITS = (r"(?<![\w$€£#/.,:])(?<![A-Za-z]-)(?<![A-Za-z]–)(?:\d{1,3}(?:,\d{3})+|\d+)"
+           r"(?![\w%]|[.,:]\d|[-–][A-Za-z]|\s?(?:%|per\s?cent))")
 _NUM = r"(?:" + _DIGITS + r"|" + _WORDS + r")"
-
-_RANGE_RE = re.compile(
-    r"(?:\bbetween\s+(?P<a1>" + _NUM + r")\s+and\s+(?P<b1>" + _NUM + r"))"
-    r"|(?:(?<![\w$€£#/.,:-])(?P<a2>\d{1,3}(?:,\d{3})+|\d+)\s?[-–]\s?(?P<b2>\d{1,3}(?:,\d{3})+|\d+)(?![\w%]|[.,:]\d))"
-    r"|(?:\b(?P<a3>" + _NUM + r")\s+to\s+(?P<b3>" + _NUM + r")\b)",
-    re.IGNORECASE,
-)
 _NUM_RE = re.compile(_NUM, re.IGNORECASE)
+_DIGITS_RE = re.compile(_DIGITS)
+_NUMBER_WORDS = frozenset(_UNITS + _TENS + ["hundred", "thousand", "dozen"])
+_LETTERS_RE = re.compile(r"[a-z]+")
+_DIGIT_RE = re.compile(r"\d")
+_GAP_TO_RE = re.compile(r"^\s+to\s+$", re.IGNORECASE)
+_GAP_DASH_RE = re.compile(r"^\s?[-–]\s?$")
+_GAP_AND_RE = re.compile(r"^\s+and\s+$", re.IGNORECASE)
+_BETWEEN_RE = re.compile(r"\bbetween\s+$", re.IGNORECASE)
+_FROM_RE = re.compile(r"\bfrom\s+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -104,27 +109,44 @@ def parse_number(s: str) -> int | None:
     return word_value(s)
 
 
+def has_number(text: str) -> bool:
+    """Whether the text holds a digit or a number word at all (a cheap pre-check)."""
+    if _DIGIT_RE.search(text):
+        return True
+    return not _NUMBER_WORDS.isdisjoint(_LETTERS_RE.findall(text.lower()))
+
+
 def find_numbers(text: str) -> list[NumberToken]:
-    """All number tokens, ranges first claimed so "10-12" is one token with value 10 and high 12."""
-    out: list[NumberToken] = []
-    taken: list[tuple[int, int]] = []
-    for m in _RANGE_RE.finditer(text):
-        a = m.group("a1") or m.group("a2") or m.group("a3")
-        b = m.group("b1") or m.group("b2") or m.group("b3")
-        va, vb = parse_number(a), parse_number(b)
-        if va is None or vb is None or vb <= va:
-            continue
-        if m.group("a3") and re.search(r"\bfrom\s+$", text[max(0, m.start() - 6) : m.start()], re.I):
-            continue  # "rose from 12 to 15" is a change, not a range
-        out.append(NumberToken(m.start(), m.end(), va, vb, is_word=not a[0].isdigit()))
-        taken.append((m.start(), m.end()))
-    for m in _NUM_RE.finditer(text):
-        if any(s <= m.start() < e for s, e in taken):
-            continue
+    """All number tokens in text order; a range ("between 10 and 12", "10-12", "ten to twelve") is one
+    token with value 10 and high 12. "rose from 12 to 15" is a change, not a range."""
+    words = not _NUMBER_WORDS.isdisjoint(_LETTERS_RE.findall(text.lower()))
+    if not words and not _DIGIT_RE.search(text):
+        return []
+    singles: list[NumberToken] = []
+    for m in (_NUM_RE if words else _DIGITS_RE).finditer(text):
         s = m.group(0)
         v = parse_number(s)
-        if v is None:
-            continue
-        out.append(NumberToken(m.start(), m.end(), v, None, is_word=not s[0].isdigit()))
-    out.sort(key=lambda t: t.start)
+        if v is not None:
+            singles.append(NumberToken(m.start(), m.end(), v, None, is_word=not s[0].isdigit()))
+    out: list[NumberToken] = []
+    i = 0
+    while i < len(singles):
+        a = singles[i]
+        if i + 1 < len(singles):
+            b = singles[i + 1]
+            gap = text[a.end : b.start]
+            before = text[max(0, a.start - 10) : a.start]
+            is_range = b.value > a.value and (
+                (_GAP_AND_RE.match(gap) and _BETWEEN_RE.search(before))
+                or (_GAP_TO_RE.match(gap) and not _FROM_RE.search(before))
+                or (_GAP_DASH_RE.match(gap) and not a.is_word and not b.is_word)
+            )
+            if is_range:
+                start = a.start - (len(before) - _BETWEEN_RE.search(before).start()) if _BETWEEN_RE.search(
+                    before) else a.start
+                out.append(NumberToken(start, b.end, a.value, b.value, is_word=a.is_word))
+                i += 2
+                continue
+        out.append(a)
+        i += 1
     return out

@@ -152,42 +152,56 @@ def gazetteer() -> dict[str, str]:
 _REGION_TABLE = {r.lower(): r for r in REGIONS} | {a.lower(): r for a, r in REGION_ALIASES.items()}
 
 
+_CAP_RE = re.compile(r"\b[A-Z][\w'’-]*")
+_POSSESSIVE_RE = re.compile(r"['’]s$")
+
+
+@lru_cache(maxsize=1)
+def _first_words() -> frozenset[str]:
+    """First words of every known name, to skip capitalised words that start no place name."""
+    names = list(gazetteer()) + list(_REGION_TABLE) + [c.lower() for c in COUNTRIES]
+    return frozenset(n.split()[0] for n in names if n)
+
+
 def find_places(text: str) -> list[PlaceMention]:
     """Places named in ``text`` (cities, "<X> region", Ukraine/Russia), in order. Never raises."""
     out: list[PlaceMention] = []
     table = gazetteer()
-    for m in _SEQ_RE.finditer(text):
-        words = m.group(0).split()
-        i = 0
-        base = m.start()
-        while i < len(words):
-            matched = False
-            for n in range(min(3, len(words) - i), 0, -1):
-                cand = " ".join(words[i : i + n])
-                # strip a possessive: "Kyiv's", "Kharkiv’s"
-                clean = re.sub(r"['’]s$", "", cand)
-                key = clean.lower().replace("’", "'")
-                start = base + text[base:].find(cand) if cand else base
-                end = start + len(clean)
-                if n == 1 and key in ("the", "a"):
+    firsts = _first_words()
+    pos = 0
+    for cm in _CAP_RE.finditer(text):
+        if cm.start() < pos:
+            continue
+        first = cm.group(0)
+        if first.endswith(("'s", "’s")):
+            first = first[:-2]
+        first = first.lower().replace("’", "'")
+        if first not in firsts:
+            continue
+        # try the longest name starting here: up to three capitalised words ("Rostov-on-Don", "Bila Tserkva")
+        seq = _SEQ_RE.match(text, cm.start())
+        if not seq:
+            continue
+        words = seq.group(0).split()
+        for n in range(min(3, len(words)), 0, -1):
+            cand = " ".join(words[:n])
+            clean = cand[:-2] if cand.endswith(("'s", "’s")) else cand
+            key = clean.lower().replace("’", "'")
+            start = cm.start()
+            end = start + len(clean)
+            after = text[end : end + 12]
+            if after.startswith(" time"):
+                break  # "11 p.m. Moscow time"
+            if clean in COUNTRIES:
+                out.append(PlaceMention(start, end, COUNTRIES[clean], "country"))
+            elif key in _REGION_TABLE and _REGION_SUFFIX_RE.match(after):
+                out.append(PlaceMention(start, end, f"{_REGION_TABLE[key]} region", "region"))
+            elif key in table or ((key + " district") in table and after.startswith(" district")):
+                if n == 1 and clean in _PERSON_NAMES:
                     break
-                after = text[end : end + 12]
-                if after.startswith(" time"):
-                    break  # "11 p.m. Moscow time"
-                if clean in COUNTRIES:
-                    out.append(PlaceMention(start, end, COUNTRIES[clean], "country"))
-                elif (key in _REGION_TABLE) and _REGION_SUFFIX_RE.match(after):
-                    out.append(PlaceMention(start, end, f"{_REGION_TABLE[key]} region", "region"))
-                elif key in table or (key + " district") in table and after.startswith(" district"):
-                    if n == 1 and clean in _PERSON_NAMES:
-                        break
-                    out.append(PlaceMention(start, end, table.get(key) or table[key + " district"], "city"))
-                else:
-                    continue
-                base = end
-                i += n
-                matched = True
-                break
-            if not matched:
-                i += 1
+                out.append(PlaceMention(start, end, table.get(key) or table[key + " district"], "city"))
+            else:
+                continue
+            pos = end
+            break
     return out

@@ -138,7 +138,7 @@ SUPERLATIVE = (
     r"|highest|greatest|worst|most)"
 )
 RECORD_CUES = (
-    r"\b(?:a|an|the|its|new|set\s+a|setting\s+a)?\s*" + RECORD_ADJ + r"\b"
+    r"\b" + RECORD_ADJ + r"\b"
     r"|\b" + SUPERLATIVE + r"\b[^.;]{0,60}?\b(?:of|in|since|during)\s+(?:the|this|russia['’]s)\s+"
     r"(?:(?:full[- ]scale|three-year|four-year|\w+-year|entire|whole)\s+)?(?:war|invasion|conflict)\b"
     r"|\b" + SUPERLATIVE + r"\b[^.;]{0,40}?\bever\b|\bunprecedented\b|\bthe\s+most\s+ever\b"
