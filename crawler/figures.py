@@ -234,6 +234,56 @@ def _noun_phrase(right: str, value: int) -> _Noun | None:
     return None
 
 
+def _leading_literals(alternation: str) -> list[str]:
+    """The literal letters each top-level alternative starts with ("launch(?:ed)?|fir(?:ed)" -> launch, fir)."""
+    parts, depth, cur = [], 0, ""
+    for ch in alternation:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "|" and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    out = []
+    for part in parts:
+        m = re.match(r"[a-z]+", part.strip().lower())
+        out.append(m.group(0)[:3] if m else "")
+    return out
+
+
+_VERB_PREFIXES: dict[str, tuple[str, ...]] = {}
+for _pre in _leading_literals(V.LAUNCH_VERBS + "|" + V.INTERCEPT_VERBS + "|" + V.KILL_VERBS + "|"
+                              + V.INJURE_VERBS + "|" + V.STOP_VERBS):
+    if not _pre:
+        raise ValueError("every verb alternative must start with a literal (see vocabulary.py)")
+    _VERB_PREFIXES[_pre[:1]] = tuple(sorted(set(_VERB_PREFIXES.get(_pre[:1], ()) + (_pre,))))
+_WORD_TOKEN_RE = re.compile(r"[A-Za-z]+")
+
+
+def _verb_matches(text: str, start: int = 0) -> list[re.Match]:
+    """_VERB_RE matches, tried only at words whose first letters can start a verb (much faster than a scan)."""
+    out: list[re.Match] = []
+    pos = start
+    for w in _WORD_TOKEN_RE.finditer(text, start):
+        if w.start() < pos:
+            continue
+        low = w.group(0).lower()
+        prefs = _VERB_PREFIXES.get(low[:1])
+        if not prefs or not low.startswith(prefs):
+            continue
+        if w.start() > 0 and text[w.start() - 1].isalnum():
+            continue
+        m = _VERB_RE.match(text, w.start())
+        if m:
+            out.append(m)
+            pos = m.end()
+    return out
+
+
 def _verb_class(m: re.Match) -> str:
     for g in ("launch", "intercept", "kill", "injure", "stop"):
         if m.group(g):
@@ -257,7 +307,7 @@ def _compatible(kind: str, verb: str) -> bool:
 
 def _left_verb(left: str, kind: str) -> str | None:
     """The nearest compatible action word before the number, or None (a stop verb or modal blocks)."""
-    matches = list(_VERB_RE.finditer(left, max(0, len(left) - 150)))
+    matches = _verb_matches(left, max(0, len(left) - 150))
     for k, m in enumerate(reversed(matches)):
         cls = _verb_class(m)
         if cls == "stop":

@@ -81,8 +81,8 @@ KILL_VERBS = (
     r"\s+the\s+lives\s+of|death\s+toll"
 )
 INJURE_VERBS = (
-    r"injur(?:ed|ing|es|e)|wound(?:ed|ing|s)?|hurt(?:ing|s)?|(?:suffer(?:ed|ing)|sustain(?:ed|ing)|received)"
-    r"\s+(?:\w+\s+)?(?:injuries|wounds)|maimed"
+    r"injur(?:ed|ing|es|e)|wound(?:ed|ing|s)?|hurt(?:ing|s)?|suffer(?:ed|ing)\s+(?:\w+\s+)?(?:injuries|wounds)"
+    r"|sustain(?:ed|ing)\s+(?:\w+\s+)?(?:injuries|wounds)|received\s+(?:\w+\s+)?(?:injuries|wounds)|maimed"
 )
 # verbs that mean "not an attack figure" when they are the nearest verb ("Russia produces 2,700 a month")
 STOP_VERBS = (
