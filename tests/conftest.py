@@ -183,8 +183,8 @@ def webhook_receiver():
 
 @pytest.fixture
 def news_site():
-    """A local news site (tests/sites.py) on a free loopback port; add feeds/articles in the test."""
-    from tests.sites import NewsSite
+    """A local news site (scheduler/newssite.py) on a free loopback port; add feeds/articles in the test."""
+    from scheduler.newssite import NewsSite
 
     site = NewsSite().start()
     yield site

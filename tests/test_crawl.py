@@ -1,4 +1,4 @@
-"""End-to-end crawls: Scrapy really crawling the local news site (tests/sites.py) into a real Redis.
+"""End-to-end crawls: Scrapy really crawling the local news site (scheduler/newssite.py) into a real Redis.
 
 Crawls run in subprocesses, a Twisted reactor can't be restarted in one process: most in one crawl
 worker (``python -m crawler.run --serve``), the concurrency and kill tests in their own
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.newssite import NewsSite, site_from_corpus
 from tallywatch.models import Article
 from tallywatch.store import (
     ARTICLE_STREAM,
@@ -27,7 +28,6 @@ from tallywatch.store import (
     http_cache_key,
     seen_entry_key,
 )
-from tests.sites import NewsSite, site_from_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_ENABLED=0"]

@@ -9,8 +9,8 @@ from crawler.run import REACTOR, scrapy_settings
 from crawler.spiders import FeedSpider, ListingSpider, spider_for
 from crawler.spiders.base import strict_text
 from crawler.spiders.feed import entry_of
+from scheduler.newssite import NewsSite
 from tallywatch.config import parse_config
-from tests.sites import NewsSite
 
 CONFIG = parse_config({
     "settings": {"max_page_bytes": 123_456, "user_agent": "tw-test/1.0"},

@@ -1,4 +1,4 @@
-"""A local news site for tests and demos: RSS/Atom feeds, html listing pages and article pages served on
+"""A local news site for the demo and the tests: RSS/Atom feeds, html listing pages and article pages served on
 127.0.0.1 from in-memory state a test can change while the site runs.
 
     site = NewsSite().start()
