@@ -78,6 +78,11 @@ class Settings:
     leader_ttl: float = 15.0  # seconds a dead leader's lock lasts before a standby takes over
     # seconds between two requests to one site; None = polite default (0.5 s, adapted by AutoThrottle)
     download_delay: float | None = None
+    # alert delivery: webhooks to loopback/private/link-local addresses are refused unless allowed (SSRF)
+    allow_private_webhooks: bool = False
+    email_rate_limit: int = 30  # emails per subscriber per hour; more wait for the next hour
+    delivery_max_attempts: int = 8  # then the delivery goes to the dead-letter list
+    api_token_env: str = "TALLYWATCH_API_TOKEN"  # env var with the API bearer token(s), comma-separated
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
 
@@ -240,7 +245,7 @@ def _settings(raw: dict, smtp: SmtpSettings, base: Path) -> Settings:
     allowed = {
         "redis_url", "data_dir", "timezone", "public_url", "records_csv", "max_page_bytes",
         "user_agent", "digest_schedule", "webhook_timeout", "sentry_dsn", "leader_ttl",
-        "download_delay",
+        "download_delay", "allow_private_webhooks", "email_rate_limit", "delivery_max_attempts", "api_token_env",
     }
     _unknown(raw, allowed, where)
     defaults = Settings()
@@ -271,6 +276,10 @@ def _settings(raw: dict, smtp: SmtpSettings, base: Path) -> Settings:
         sentry_dsn=os.environ.get("SENTRY_DSN") or raw.get("sentry_dsn") or None,
         leader_ttl=float(raw.get("leader_ttl", defaults.leader_ttl)),
         download_delay=float(raw["download_delay"]) if raw.get("download_delay") is not None else None,
+        allow_private_webhooks=bool(raw.get("allow_private_webhooks", False)),
+        email_rate_limit=int(raw.get("email_rate_limit", defaults.email_rate_limit)),
+        delivery_max_attempts=int(raw.get("delivery_max_attempts", defaults.delivery_max_attempts)),
+        api_token_env=str(raw.get("api_token_env", defaults.api_token_env)),
         smtp=smtp,
     )
 
