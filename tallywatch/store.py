@@ -103,3 +103,19 @@ DIGEST_LAST_KEY = PREFIX + "alerts:digest:last"  # hash subscriber_id -> epoch o
 LEDGER_SEEDED_KEY = PREFIX + "ledger:seeded"  # string: "<csv path>|<size>|<mtime>" last seeded from
 DELIVERY_ERRORS_KEY = PREFIX + "alerts:delivery:errors"  # hash subscriber_id -> JSON {at, error, pending}
 ALERTS_DEAD_LETTER = PREFIX + "alerts:dead"  # list of JSON {entry_id, fields, error, at}: entries given up on
+
+# --- alerts: subscriptions and the delivery outbox ----------------------------------------------
+SUBSCRIPTIONS_KEY = PREFIX + "subs"  # hash subscription id -> JSON (API/CLI subscriptions)
+SUBSCRIPTIONS_DISABLED_KEY = PREFIX + "subs:disabled"  # hash id -> JSON {at, reason}: config ones turned off
+SERVER_SECRET_KEY = PREFIX + "secret"  # string: random server secret (unsubscribe tokens) unless set in env
+OUTBOX_STREAM = PREFIX + "outbox"  # stream of deliveries {sub, alerts, digest, attempt, first, error}
+OUTBOX_GROUP = "delivery"
+OUTBOX_DELAYED = PREFIX + "outbox:delayed"  # sorted set JSON delivery -> epoch it is due again
+OUTBOX_DEAD = PREFIX + "outbox:dead"  # hash delivery id -> JSON {fields, error, attempts, at}
+DIGEST_PERIOD_KEY = PREFIX + "alerts:digest:period"  # hash subscriber id -> last digest period queued
+BOUNCES_KEY = PREFIX + "alerts:bounces"  # hash subscriber id -> consecutive 5xx answers of its mail server
+
+
+def rate_key(subscriber_id: str, hour: int) -> str:
+    """Counter: emails sent to a subscriber in one hour (epoch // 3600); expires."""
+    return f"{PREFIX}alerts:rate:{subscriber_id}:{hour}"
