@@ -59,6 +59,12 @@ def cmd_extract(args) -> int:
     return run(args.files, args.format)
 
 
+def cmd_breakdown(args) -> int:
+    from alerts.breakdown_cli import cmd_breakdown as run
+
+    return run(args.files, args.format)
+
+
 def cmd_seed_records(args) -> int:
     from alerts.ledger import seed_from_csv
 
@@ -137,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, func, help_):
-        parents = [] if name in ("extract", "demo") else [with_config]
+        parents = [] if name in ("extract", "breakdown", "demo") else [with_config]
         sp = sub.add_parser(name, help=help_, description=help_, parents=parents)
         sp.set_defaults(func=func)
         return sp
@@ -148,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("sources", nargs="*", help="source ids (default: all enabled)")
     sp = add("extract", cmd_extract, "print the figures found in article files")
     sp.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp = add("breakdown", cmd_breakdown, "group article files into events; print each event's figures by outlet")
+    sp.add_argument("--format", choices=("json", "table"), default="table")
     sp.add_argument("files", nargs="+", metavar="FILE")
     sp = add("seed-records", cmd_seed_records, "load the record ledger from the daily Air Force CSV")
     sp.add_argument("csv", nargs="?", help="CSV path (default: settings.records_csv)")
