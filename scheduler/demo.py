@@ -67,6 +67,7 @@ data_dir = "{out / 'data'}"
 records_csv = "{DEMO_DATA / 'missile_attacks_daily.csv'}"
 public_url = "http://127.0.0.1:8080"
 download_delay = 0
+allow_private_webhooks = true  # the demo receiver listens on 127.0.0.1
 
 [smtp]
 host = "127.0.0.1"

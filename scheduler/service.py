@@ -37,6 +37,7 @@ log = logging.getLogger("tallywatch.scheduler")
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 CONFIG_SCHEDULES_KEY = "tw:scheduler:config_schedules"  # source id -> schedule last taken from config
 FIRST_SCHEDULED_KEY = "tw:scheduler:first_scheduled"  # source id -> epoch its job was first added
+WATCHDOG_SECONDS = 30.0  # how often the leader looks for silent sources
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
 
 
@@ -236,6 +237,14 @@ class Service:
             self.scheduler.wakeup()
 
     # -- life cycle ------------------------------------------------------------------------------
+    def _watchdog(self) -> None:
+        from scheduler.watchdog import check_silent_sources
+
+        try:
+            check_silent_sources(self.redis, self.config)
+        except Exception as e:
+            log.error("silent-source check failed: %s", e)
+
     def _coalesced(self, job_id: str, fire: datetime, into: datetime) -> None:
         """A fire time that queued behind a running crawl and is served by the next run."""
         log.info("job %s at %s coalesced into the run for %s", job_id, fire, into)
@@ -263,8 +272,12 @@ class Service:
                  f", stopping after {self.barrier.cycles} cycles" if self.barrier.cycles else "")
         if not self.barrier.source_ids:
             log.warning("no enabled sources in %s: nothing to crawl", self.config.path)
+        last_watch = 0.0
         while not (self.stopping.is_set() or self.barrier.finished.is_set()):
             self.tick()
+            if self.is_leader and time.monotonic() - last_watch >= WATCHDOG_SECONDS:
+                last_watch = time.monotonic()
+                await asyncio.to_thread(self._watchdog)
             if not self.is_leader and self.tick_seconds:
                 log.debug("standing by: %s leads", self.lock.holder())
             waiters = [asyncio.ensure_future(self.stopping.wait()), asyncio.ensure_future(self.barrier.finished.wait())]
