@@ -306,15 +306,16 @@ def _compatible(kind: str, verb: str) -> bool:
 
 
 def _left_verb(left: str, kind: str) -> str | None:
-    """The nearest compatible action word before the number, or None (a stop verb or modal blocks)."""
+    """The nearest compatible action word before the number; None if there is none, "blocked" if a stop
+    verb ("produces"), a modal ("could launch") or a negation comes first."""
     matches = _verb_matches(left, max(0, len(left) - 150))
     for k, m in enumerate(reversed(matches)):
         cls = _verb_class(m)
         if cls == "stop":
-            return None
+            return "blocked"
         pre = left[max(0, m.start() - 40) : m.start()]
         if _MODAL_RE.search(pre) or _NEGATED_RE.search(pre):
-            return None
+            return "blocked"
         if _compatible(kind, cls):
             # "by"/"with" alone are weak: only count them right next to the number phrase
             word = m.group(0).lower()
@@ -500,6 +501,10 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
             if _HITS_BY_RE.search(left[-20:]):
                 continue  # "direct hits by 9 missiles were recorded"
             left_cls = "intercept" if _REPEL_RE.search(left[-80:]) else _left_verb(left, kind)
+            if left_cls == "blocked":
+                if not (right_cls and has_aux and _compatible(kind, right_cls)):
+                    continue
+                left_cls = None
             if right_cls and _compatible(kind, right_cls) and (
                 has_aux or left_cls is None or right_cls != "launch"
             ):
@@ -508,6 +513,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                 verb = left_cls
             elif kind in ("deaths", "injuries"):
                 verb = None
+            elif kind in _WEAPON_KINDS and _RECORD_ADJ_BEFORE_RE.search(full_left[-50:]):
+                verb = "launch"  # "last week's record of 728 drones": a record count is a launch count
             elif kind in _WEAPON_KINDS and _ATTACK_CONTEXT_RE.search(left + " " + after[:80]) and not \
                     _STOP_WORD_RE.search(left[-80:]):
                 verb = "launch"
