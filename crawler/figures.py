@@ -577,11 +577,17 @@ def _scope_cues(sent: str) -> list[tuple[int, int, str]]:
     return cues
 
 
-def _scope(cues: list[tuple[int, int, str]], pos: int) -> str:
-    """The nearest period phrase decides; no phrase means one event."""
+_SINGLE_NIGHT_RE = re.compile(r"\b(?:single|one)\s+(?:night|attack|strike|wave)\b", _I)
+
+
+def _scope(cues: list[tuple[int, int, str]], pos: int, sent: str = "") -> str:
+    """The nearest period phrase decides; no phrase means one event. "In a single night" is stronger than a
+    nearer period ("on a single night this week, 741 drones")."""
     best: tuple[float, str] | None = None
     for start, end, label in cues:
         d = start - pos if start >= pos else pos - end
+        if label == "event" and d <= 80 and _SINGLE_NIGHT_RE.search(sent, start, end):
+            return "event"
         if best is None or d < best[0]:
             best = (d, label)
     return best[1] if best else "event"
@@ -645,7 +651,7 @@ _NIGHT_NOT_RE = re.compile(r"\b(?:from|since|until|till|after)\s+[\d:.apm ]*(?:o
 _ADJ_PLACE_RE = re.compile(
     r"(?:\b(?i:on|in|at|over|against|across|targeting|targeted|hit|struck|into|above|toward|towards|hitting|"
     r"striking|attacking|attacked|pounding|shelling\s+of|strike\s+on|attack\s+on)\s+(?:the\s+)?"
-    r"(?:[a-z-]+\s+){0,3}?"
+    r"(?:(?!which\b|that\b|who\b|whom\b|where\b|when\b|it\b|they\b|he\b|she\b)[a-z-]+\s+){0,3}?"
     r"(?:(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|oblast|area)\s+of\s+)?"
     r"(?:[a-z-]+\s+)?$)|(?:\b(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|"
     r"oblast|area)\s+of\s+$)"
@@ -854,7 +860,7 @@ def _extract(title: str, body: str, published) -> list[Figure]:
             continue
         bounds = _segments(s.text)
         cues = _scope_cues(s.text)
-        scoped = [(c, _scope(cues, c.start)) for c in cands]
+        scoped = [(c, _scope(cues, c.start, s.text)) for c in cands]
         rec = _record_flags(s.text, scoped, bounds)
         nights = _night_dates(s.text, published)
         if pending_record and not rec and pending_record[0] == s.para:

@@ -124,7 +124,8 @@ AGGREGATE_CUES = (
     r"|\bsince\s+(?:19|20)\d\d\b|\bin\s+the\s+(?:first|last|past)\s+\w+\s+(?:days|weeks|months)\b"
     r"|\b(?:over|during|throughout|in)\s+the\s+(?:month|week|year)\b|\bat\s+(?:the\s+)?weekend\b"
 )
-EVENT_OVERRIDE = (r"\bin\s+(?:a\s+single|one)\s+(?:night|attack|strike|wave)\b|\bovernight\b|\blast\s+night\b"
+EVENT_OVERRIDE = (r"\b(?:in|on|during)\s+(?:a\s+single|one)\s+(?:night|attack|strike|wave)\b|\bovernight\b"
+                  r"|\blast\s+night\b"
                   r"|\bon\s+the\s+night\s+of\b")
 
 RATE_AFTER = r"^\s*(?:a|per|each|every)\s+(?:night|day|month|week|year)\b|^\s*(?:daily|nightly|monthly)\b"
