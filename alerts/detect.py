@@ -8,6 +8,7 @@ alert log then records only once.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime
 
 from alerts import ledger
@@ -20,8 +21,10 @@ from alerts.events import (
     place_slug,
     store_outlet_figure,
 )
+from alerts.grouping import place_figures
 from alerts.models import QUALIFIER_WORDS, Alert, day_month, label, night_label, noun, one_line
 from tallywatch.models import LAUNCH_METRICS, Article, Figure
+from tallywatch.store import article_versions_key
 
 # Sub-counts of a night's total: one of them beating the largest-attack record beats it outright.
 _PART_METRICS = (ledger.DRONES, ledger.MISSILES, ledger.BALLISTIC, ledger.CRUISE)
@@ -192,15 +195,21 @@ def _fmt_outlet(f: OutletFigure) -> str:
 
 def detect_diverging(redis, article: Article, now: datetime) -> list[Alert]:
     """Store this outlet's event-scope figures per (event, metric) and compare them with the other
-    outlets'. The alert key is the event, the metric and the pair of outlets, not the values, so a
-    later correction of either report does not raise the same disagreement again."""
+    outlets'. Events are those of :mod:`alerts.grouping` (the night of the article's first version,
+    normalised places). The alert key is the event, the metric and the pair of outlets, not the values,
+    so a later correction of either report does not raise the same disagreement again."""
+    first = article.published or article.fetched_at
+    if article.version > 1:
+        v1 = redis.lindex(article_versions_key(article.id), 0)
+        if v1:
+            d = json.loads(v1)
+            when = d.get("published") or d.get("fetched_at")
+            first = datetime.fromisoformat(when) if when else first
     mine: dict[tuple, Figure] = {}
-    for fig in article.figures:
-        if fig.scope != "event":
-            continue
-        k = (figure_night(fig, article), place_name(fig.location), fig.metric)
-        if k not in mine or fig.value > mine[k].value:
-            mine[k] = fig
+    for p in place_figures(article, first):
+        k = (p.night, p.place.name, p.figure.metric)
+        if k not in mine or p.figure.value > mine[k].value:
+            mine[k] = p.figure
     alerts: list[Alert] = []
     for (night, place, metric), fig in mine.items():
         me = OutletFigure(outlet=article.outlet, value=fig.value, qualifier=fig.qualifier, url=article.url,

@@ -1,7 +1,8 @@
 """Events and the figures each outlet reports for them.
 
 An event is (night, place): the night is the date of the morning it ended, in Kyiv time; the place is
-the figure's location ("Ukraine" when the text names none). Each outlet's latest figure per (event,
+the figure's location, normalised ("Ukraine" when the text names none). Which event a figure belongs
+to is decided in :mod:`alerts.grouping`. Each outlet's latest figure per (event,
 metric) is kept in Redis, so a new report can be compared with what the other outlets said.
 """
 
@@ -18,9 +19,6 @@ from tallywatch.store import event_figures_key
 
 NIGHT_TZ = ZoneInfo("Europe/Kyiv")
 DEFAULT_PLACE = "Ukraine"
-_PLACE_ALIASES = {
-    "kiev": "Kyiv", "київ": "Kyiv", "kyiv city": "Kyiv", "odessa": "Odesa", "kharkov": "Kharkiv",
-}
 
 
 def article_night(article: Article) -> date:
@@ -37,14 +35,16 @@ def figure_night(figure: Figure, article: Article) -> date:
 
 
 def place_name(location: str | None) -> str:
-    place = " ".join((location or "").split())
-    if not place:
-        return DEFAULT_PLACE
-    return _PLACE_ALIASES.get(place.casefold(), place)
+    """The event's place for a reported location: one name per target (alerts.grouping)."""
+    from alerts.grouping import normalize_place
+
+    return normalize_place(location).name
 
 
 def place_slug(place: str) -> str:
-    return "-".join(place_name(place).casefold().split())
+    from alerts.grouping import slug
+
+    return slug(place_name(place))
 
 
 # --- value intervals -------------------------------------------------------------------------------
