@@ -40,7 +40,19 @@ def _redis(config):
 def cmd_run(args) -> int:
     from scheduler.service import run_service
 
-    return run_service(_config(args), cycles=args.cycles)
+    if args.distributed and args.cycles:
+        raise UserError("--cycles counts crawls done in this process: it does not go with --distributed")
+    if args.cycles is not None and args.cycles < 1:
+        raise UserError("--cycles wants a positive number")
+    return run_service(_config(args), cycles=args.cycles, distributed=args.distributed)
+
+
+def cmd_worker(args) -> int:
+    from scheduler.distributed import run_worker
+
+    if args.concurrency < 1:
+        raise UserError("--concurrency wants a positive number")
+    return run_worker(_config(args), concurrency=args.concurrency)
 
 
 def cmd_crawl(args) -> int:
@@ -150,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("run", cmd_run, "run the scheduler: crawl each source on its schedule, alert, send digests")
     sp.add_argument("--cycles", type=int, default=None, help="stop after every source has run N times")
+    sp.add_argument("--distributed", action="store_true",
+                    help="only schedule: put crawl requests on the Redis queue for 'tallywatch worker' processes")
+    sp = add("worker", cmd_worker, "crawl requests from the Redis queue (distributed mode; run as many as you like)")
+    sp.add_argument("--concurrency", type=int, default=2, help="crawls at the same time (default 2)")
     sp = add("crawl", cmd_crawl, "crawl sources once now and process alerts")
     sp.add_argument("sources", nargs="*", help="source ids (default: all enabled)")
     sp = add("extract", cmd_extract, "print the figures found in article files")

@@ -100,7 +100,7 @@ class CycleBarrier:
 
 class Service:
     def __init__(self, config: Config, redis, cycles: int | None = None,
-                 on_cycle: Callable[[int], None] | None = None, *, tick: float = 2.0):
+                 on_cycle: Callable[[int], None] | None = None, *, tick: float = 2.0, distributed: bool = False):
         self.config = config
         self.redis = redis
         self.sources = {s.id: s for s in config.sources}
@@ -109,6 +109,8 @@ class Service:
         self.instance_id = new_instance_id()
         self.lock = LeaderLock(redis, self.instance_id, ttl=config.settings.leader_ttl)
         self.tick_seconds = tick
+        self.distributed = distributed  # the leader only enqueues crawl requests for workers
+        self.crawl_slots = asyncio.Semaphore(config.settings.max_concurrent_crawls)
         self.is_leader = False
         self.alerts_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
@@ -125,6 +127,12 @@ class Service:
         if self.stopping.is_set() or not await self.barrier.before_run(source_id):
             return None
         fire = scheduled_for.get()
+        if self.distributed:
+            from scheduler.distributed import enqueue_crawl
+
+            enqueue_crawl(self.redis, source_id, fire)
+            log.info("crawl %s queued for the workers", source_id)
+            return None
         run = Run(job_id=jobs.crawl_job_id(source_id), scheduled_for=fire.timestamp() if fire else None,
                   started=time.time(), instance=self.instance_id)
         task = asyncio.current_task()
@@ -133,7 +141,8 @@ class Service:
             source = self.sources.get(source_id)
             if source is None:
                 raise LookupError(f"source {source_id!r} is not in {self.config.path or 'the config'} any more")
-            run.stats = dict(await crawl_source(self.runner, source, self.config, self.redis))
+            async with self.crawl_slots:
+                run.stats = dict(await crawl_source(self.runner, source, self.config, self.redis))
             run.outcome = "ok"
             log.info("crawl %s: %s (%.1fs)", source_id, fmt_stats(run.stats), time.time() - run.started)
         except Exception as e:  # a failing job is reported; the schedule goes on
@@ -342,13 +351,13 @@ def prepare(config: Config):
 
 
 def run_service(config: Config, cycles: int | None = None, on_cycle: Callable[[int], None] | None = None,
-                redis=None) -> int:
+                redis=None, distributed: bool = False) -> int:
     """``tallywatch run``: blocks until SIGTERM/SIGINT (or until ``cycles`` complete)."""
     redis = redis or prepare(config)
     holder: dict[str, Service] = {}
 
     async def main():
-        holder["service"] = Service(config, redis, cycles=cycles, on_cycle=on_cycle)
+        holder["service"] = Service(config, redis, cycles=cycles, on_cycle=on_cycle, distributed=distributed)
         await holder["service"].main()
 
     _run_in_reactor(main)

@@ -81,6 +81,14 @@ def check(redis, config: Config) -> Health:
         text = f"source {s.id}: last successful crawl " + (
             datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if when else "never")
         h.add("FAIL" if s.id in silent else "OK", text + (" (silent)" if s.id in silent else ""))
+    from scheduler.distributed import queue_depth
+
+    workers = [k for k, v in live.items() if v.get("role") == "worker"]
+    depth = queue_depth(redis)
+    if workers or depth["waiting"] or depth["in_progress"]:
+        h.add("OK" if workers or not depth["waiting"] else "FAIL",
+              f"distributed: {len(workers)} live workers, {depth['waiting']} crawl requests waiting, "
+              f"{depth['in_progress']} in progress")
     try:
         pending = redis.xpending(ARTICLE_STREAM, ALERTS_GROUP)["pending"]
     except Exception:

@@ -78,6 +78,7 @@ class Settings:
     leader_ttl: float = 15.0  # seconds a dead leader's lock lasts before a standby takes over
     # seconds between two requests to one site; None = polite default (0.5 s, adapted by AutoThrottle)
     download_delay: float | None = None
+    max_concurrent_crawls: int = 8  # crawls one process runs at the same time
     # who hears about the service itself (a source gone silent): email addresses
     operator_emails: tuple[str, ...] = ()
     # alert delivery: webhooks to loopback/private/link-local addresses are refused unless allowed (SSRF)
@@ -242,6 +243,13 @@ def _smtp(raw: dict) -> SmtpSettings:
     )
 
 
+def _positive_int(raw: dict, key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"settings: field {key!r} must be a positive whole number, got {value!r}")
+    return value
+
+
 def _emails(value, where: str) -> tuple[str, ...]:
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not all(isinstance(v, str) and re.fullmatch(r"[^@\s]+@[^@\s]+", v)
@@ -256,7 +264,7 @@ def _settings(raw: dict, smtp: SmtpSettings, base: Path) -> Settings:
         "redis_url", "data_dir", "timezone", "public_url", "records_csv", "max_page_bytes",
         "user_agent", "digest_schedule", "webhook_timeout", "sentry_dsn", "leader_ttl",
         "download_delay", "allow_private_webhooks", "email_rate_limit", "delivery_max_attempts", "api_token_env",
-        "operator_emails",
+        "operator_emails", "max_concurrent_crawls",
     }
     _unknown(raw, allowed, where)
     defaults = Settings()
@@ -287,6 +295,7 @@ def _settings(raw: dict, smtp: SmtpSettings, base: Path) -> Settings:
         sentry_dsn=os.environ.get("SENTRY_DSN") or raw.get("sentry_dsn") or None,
         leader_ttl=float(raw.get("leader_ttl", defaults.leader_ttl)),
         download_delay=float(raw["download_delay"]) if raw.get("download_delay") is not None else None,
+        max_concurrent_crawls=_positive_int(raw, "max_concurrent_crawls", defaults.max_concurrent_crawls),
         operator_emails=_emails(raw.get("operator_emails", []), "settings: field 'operator_emails'"),
         allow_private_webhooks=bool(raw.get("allow_private_webhooks", False)),
         email_rate_limit=int(raw.get("email_rate_limit", defaults.email_rate_limit)),
