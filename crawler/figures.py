@@ -98,6 +98,7 @@ _AVERAGE_RE = re.compile(V.AVERAGE_BEFORE, _I)
 _MODAL_RE = re.compile(r"\b" + V.MODALS + r"\s+(?:\w+\s+)?$", _I)
 _NEGATED_RE = re.compile(r"\b(?:not|never|no|failed\s+to|fail\s+to|unable\s+to)\s+(?:\w+\s+)?$", _I)
 _AGG_RE = re.compile(V.AGGREGATE_CUES, _I)
+_AGG_GROUPS = [(keys, re.compile(pat, _I)) for keys, pat in V.AGGREGATE_CUE_GROUPS]
 _EVENT_RE = re.compile(V.EVENT_OVERRIDE, _I)
 _RECORD_RE = re.compile(V.RECORD_CUES, _I)
 _RECORD_WORD_RE = re.compile(r"\b" + V.RECORD_ADJ + r"\b", _I)
@@ -569,7 +570,11 @@ def _scope_cues(sent: str) -> list[tuple[int, int, str]]:
     if not _has_any(sent.lower(), _PERIOD_KEYS):
         return []
     cues = []
-    for rx, label in ((_AGG_RE, "aggregate"), (_EVENT_RE, "event")):
+    low = sent.lower()
+    groups = [(rx, "aggregate") for keys, rx in _AGG_GROUPS if _has_any(low, keys)]
+    if "night" in low or "one " in low or "single" in low:
+        groups.append((_EVENT_RE, "event"))
+    for rx, label in groups:
         for m in rx.finditer(sent):
             if label == "aggregate" and _SUPERLATIVE_BEFORE_RE.search(sent[max(0, m.start() - 60) : m.start()]):
                 continue  # "the deadliest attack ... this year": a comparison frame, not a period total

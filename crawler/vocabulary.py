@@ -108,22 +108,32 @@ QUALIFIERS = [
 
 # --- periods that make a figure an aggregate
 MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
-AGGREGATE_CUES = (
-    r"\b(?:in|during|throughout|over|for)\s+(?:the\s+month\s+of\s+|all\s+of\s+|early\s+|late\s+|mid-?)?"
-    r"(?:" + MONTHS + r")\b(?!\s+\d)"
-    r"|\b(?:" + MONTHS + r")\s+alone\b"
-    r"|\bsince\s+the\s+(?:start|beginning|outbreak)\s+of\b|\bsince\s+(?:the\s+)?(?:full[- ]scale\s+)?"
-    r"(?:war|invasion)\s+began\b|\bsince\s+(?:february\s+)?2022\b|\bsince\s+(?:" + MONTHS + r")\b"
-    r"|\bsince\s+(?:the\s+)?(?:start|beginning)\b|\bsince\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
-    r"|(?<!earlier\s)(?<!later\s)\bthis\s+(?:week|month|year)\b|\blast\s+(?:week|month|year)\b(?!['’]s)"
-    r"|\b(?:over|in|during|for)\s+the\s+(?:past|last|previous|preceding)\s+(?:\w+\s+)?(?:weeks?|months?|years?|days|nights)\b"
-    r"|\bso\s+far\s+(?:this|in)\b|\bto\s+date\b|\bin\s+recent\s+(?:weeks|months|days)\b|\bin\s+(?:19|20)\d\d\b"
-    r"|\bover\s+the\s+weekend\b|\bin\s+(?:a|one)\s+(?:week|month|year)\b|\bthroughout\s+the\s+war\b"
-    r"|\bweekly\b|\bmonthly\b|\bin\s+(?:the\s+)?first\s+(?:half|quarter)\b|\bduring\s+the\s+war\b"
-    r"|\b(?:the\s+)?(?:previous|preceding|prior)\s+(?:month|week|year)\b"
-    r"|\bsince\s+(?:19|20)\d\d\b|\bin\s+the\s+(?:first|last|past)\s+\w+\s+(?:days|weeks|months)\b"
-    r"|\b(?:over|during|throughout|in)\s+the\s+(?:month|week|year)\b|\bat\s+(?:the\s+)?weekend\b"
-)
+# (guard words, pattern): a pattern is only tried when one of its guard words is in the sentence
+_MONTH_WORDS = tuple(MONTHS.split("|"))
+AGGREGATE_CUE_GROUPS = [
+    (_MONTH_WORDS,
+     r"\b(?:in|during|throughout|over|for)\s+(?:the\s+month\s+of\s+|all\s+of\s+|early\s+|late\s+|mid-?)?"
+     r"(?:" + MONTHS + r")\b(?!\s+\d)|\b(?:" + MONTHS + r")\s+alone\b"),
+    (("since",),
+     r"\bsince\s+the\s+(?:start|beginning|outbreak)\s+of\b|\bsince\s+(?:the\s+)?(?:full[- ]scale\s+)?"
+     r"(?:war|invasion)\s+began\b|\bsince\s+(?:february\s+)?2022\b|\bsince\s+(?:" + MONTHS + r")\b"
+     r"|\bsince\s+(?:the\s+)?(?:start|beginning)\b|\bsince\s+(?:monday|tuesday|wednesday|thursday|friday"
+     r"|saturday|sunday)\b|\bsince\s+(?:19|20)\d\d\b"),
+    (("this ", "last "),
+     r"(?<!earlier\s)(?<!later\s)\bthis\s+(?:week|month|year)\b|\blast\s+(?:week|month|year)\b(?!['’]s)"),
+    (("past", "last", "previous", "preceding", "prior", "first"),
+     r"\b(?:over|in|during|for)\s+the\s+(?:past|last|previous|preceding)\s+(?:\w+\s+)?"
+     r"(?:weeks?|months?|years?|days|nights)\b|\b(?:the\s+)?(?:previous|preceding|prior)\s+(?:month|week|year)\b"
+     r"|\bin\s+the\s+(?:first|last|past)\s+\w+\s+(?:days|weeks|months)\b"
+     r"|\bin\s+(?:the\s+)?first\s+(?:half|quarter)\b"),
+    (("so far", "to date", "recent", "weekend", "war", "weekly", "monthly", " 19", " 20", "the month",
+      "the week", "the year", "a week", "a month", "a year", "one week", "one month", "one year"),
+     r"\bso\s+far\s+(?:this|in)\b|\bto\s+date\b|\bin\s+recent\s+(?:weeks|months|days)\b"
+     r"|\bin\s+(?:19|20)\d\d\b|\bover\s+the\s+weekend\b|\bin\s+(?:a|one)\s+(?:week|month|year)\b"
+     r"|\bthroughout\s+the\s+war\b|\bweekly\b|\bmonthly\b|\bduring\s+the\s+war\b"
+     r"|\b(?:over|during|throughout|in)\s+the\s+(?:month|week|year)\b|\bat\s+(?:the\s+)?weekend\b"),
+]
+AGGREGATE_CUES = "|".join(p for _, p in AGGREGATE_CUE_GROUPS)
 EVENT_OVERRIDE = (r"\b(?:in|on|during)\s+(?:a\s+single|one)\s+(?:night|attack|strike|wave)\b|\bovernight\b"
                   r"|\blast\s+night\b"
                   r"|\bon\s+the\s+night\s+of\b")
