@@ -181,8 +181,11 @@ def normalize_place(location: str | None, context: str = "") -> Place:
     """One name per target: spellings ("Kiev"), descriptions ("the Ukrainian capital"), city districts
     ("Holosiivskyi district" -> Kyiv; a district name several cities have is settled by ``context``,
     the article text) and oblasts ("Kharkiv oblast" -> "Kharkiv region"). No location: the country."""
-    ctx = context if location and location.strip().split()[0].lower() in _DISTRICTS else ""
-    return _normalize((location or "").strip(), ctx[:5000])
+    loc = " ".join((location or "").split())
+    m = _DISTRICT_RE.match(_clean(loc)) if loc else None
+    bare = (m.group("name") if m else _clean(loc)).lower()
+    ambiguous = len(_DISTRICTS.get(bare, ())) > 1
+    return _normalize(loc, context[:5000] if ambiguous else "")
 
 
 # Local cues in a sentence: a capital described, or a city district named.
@@ -197,13 +200,18 @@ _CUE_RE = re.compile(
 def local_cue(sentence: str, context: str = "") -> Place | None:
     """The city a sentence points to without naming it ("in the Ukrainian capital", "in the Obolon
     district"), or None."""
+    found = _local_cue(sentence, context)
+    return found[0] if found else None
+
+
+def _local_cue(sentence: str, context: str = "") -> tuple[Place, str] | None:
     for m in _CUE_RE.finditer(sentence or ""):
         if m.group("district"):
             city = _pick_city(_DISTRICTS[m.group("district").lower()], context or sentence)
             if city:
-                return Place(city, CITY)
+                return Place(city, CITY), m.group(0)
         else:
-            return Place(CAPITAL_ALIASES[m.group(0).lower()], CITY)
+            return Place(CAPITAL_ALIASES[m.group(0).lower()], CITY), m.group(0)
     return None
 
 
@@ -333,6 +341,7 @@ class Placed:
     article_id: str
     version: int
     reason: str  # how the night was decided: stated | same paragraph | published | evening: ...
+    named: str = ""  # the place as the text named it ("Holosiivskyi district", "the Ukrainian capital")
 
 
 @dataclass
@@ -366,13 +375,14 @@ def _paragraph_of(body: str, sentence: str) -> int:
     return body.count("\n", 0, pos) if pos >= 0 else -1
 
 
-def _figure_place(fig: Figure, context: str) -> Place:
+def _figure_place(fig: Figure, context: str) -> tuple[Place, str]:
+    """(the place, the place as the text named it)."""
     place = normalize_place(fig.location, context)
     if place.level == COUNTRY and fig.metric in CASUALTY_METRICS:
-        cue = local_cue(fig.sentence, context)
+        cue = _local_cue(fig.sentence, context)
         if cue is not None:
             return cue
-    return place
+    return place, " ".join((fig.location or place.name).split())
 
 
 def place_figures(article: Article, first: datetime | None = None, night_of=None) -> list[Placed]:
@@ -383,7 +393,8 @@ def place_figures(article: Article, first: datetime | None = None, night_of=None
     context = f"{article.title}\n{article.body}"
     base = publication_night(first)
     figs = [f for f in article.figures if f.scope == "event"]
-    placed_at = [_figure_place(f, context) for f in figs]
+    named = [_figure_place(f, context) for f in figs]
+    placed_at = [p for p, _ in named]
     night, reason = base, "published"
     if is_evening(first):
         cue = evening_cue(context)
@@ -404,7 +415,8 @@ def place_figures(article: Article, first: datetime | None = None, night_of=None
         else:
             near = dated.get((place, _paragraph_of(article.body, fig.sentence)), set())
             n, why = (next(iter(near)), "same paragraph") if len(near) == 1 else (night, reason)
-        out.append(Placed(event_id(n, place), n, place, fig, article.id, article.version, why))
+        out.append(Placed(event_id(n, place), n, place, fig, article.id, article.version, why,
+                          named[len(out)][1]))
     return out
 
 
@@ -459,7 +471,7 @@ class Grouper:
         for p in placed:
             ev = self._event(p)
             ev.join(p.article_id, counts)
-            ev.names.add(" ".join((p.figure.location or p.place.name).split()))
+            ev.names.add(p.named or p.place.name)
             ev.figure_count += 1
         self.tfidf.add(counts)
         self.placed.extend(placed)
