@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from crawler import vocabulary as V
 from crawler.numbers import NumberToken, find_numbers, has_number
-from crawler.places import PlaceMention, find_places
+from crawler.places import REGIONS, PlaceMention, find_places
 from tallywatch.models import Figure
 
 __all__ = ["extract_figures"]
@@ -346,6 +346,8 @@ def _qualifier(left: str, right: str) -> str:
     tail = left[-40:]
     for q, rx in _QUAL_RES:
         if rx.search(tail):
+            if q == "up_to" and _REVISED_UP_TO_RE.search(left[-80:]):
+                return "exact"  # "revised the death toll up to 16": a new figure, not a bound
             return q
     if _QUAL_AFTER_RE.match(right):
         return "approx" if not right.lstrip().startswith("or more") else "at_least"
@@ -385,7 +387,11 @@ _COMPARE_TAIL_RE = re.compile(r"^\s*(?:$|[.,;)]|in\s+|the\s+(?:previous|precedin
                               r"\s+(?:earlier|before)|last\s+|on\s+|during\s+)", _I)
 _PLAIN_NOUN_RE = re.compile(r"^\s+(?!(?:of|in|on|at|over|and|or|to|from|for|by|with|more|others?|people|were|was|"
                             r"are|is|had|have|has|been|the|a|an|last|this|dead|killed|injured|wounded|hurt|across|near|"
-                            r"above|during|after|before|since|including|among|overnight|in\s+total)\b)[a-z][a-z-]+\b")
+                            r"above|during|after|before|since|including|among|overnight|in\s+total)\b)[a-z][a-z-]+\b",
+                            _I)
+_REVISED_UP_TO_RE = re.compile(r"\b(?:revised|raised|pushed|brought|moved|went|gone)\b[^.;]{0,40}\bup\s+to\s+$", _I)
+_PARTITIVE_TOTAL_RE = re.compile(r"(?:^|,|\bthat)\s*of\s+(?:the\s+)?$", _I)
+_ANAPHOR_RE = re.compile(r"\b(?:the|this)\s+(?P<what>region|oblast|city|capital|outskirts|town)(?:['’]s)?\b", _I)
 _WEAPON_COUNT_RE = re.compile(
     r"\bnumber\s+of\s+(?:[\w-]+\s+)?(?P<w>drones|uavs|shaheds|missiles|(?:glide|guided\s+aerial)\s+bombs)\s+"
     r"(?P<v>launched|fired|used|intercepted|shot\s+down|downed|destroyed)?[^.;]{0,40}?\b(?:to|at|of|reached)\s+"
@@ -516,6 +522,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                 verb = None
             elif kind in _WEAPON_KINDS and _RECORD_ADJ_BEFORE_RE.search(full_left[-50:]):
                 verb = "launch"  # "last week's record of 728 drones": a record count is a launch count
+            elif kind in _WEAPON_KINDS and _PARTITIVE_TOTAL_RE.search(left[-60:]):
+                verb = "launch"  # "of 25 drones that entered the region's airspace, 21 were destroyed"
             elif kind in _WEAPON_KINDS and _ATTACK_CONTEXT_RE.search(left + " " + after[:80]) and not \
                     _STOP_WORD_RE.search(left[-80:]):
                 verb = "launch"
@@ -658,7 +666,8 @@ _ADJ_PLACE_RE = re.compile(
     r"striking|attacking|attacked|pounding|shelling\s+of|strike\s+on|attack\s+on)\s+(?:the\s+)?"
     r"(?:(?!which\b|that\b|who\b|whom\b|where\b|when\b|it\b|they\b|he\b|she\b)[a-z-]+\s+){0,3}?"
     r"(?:(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|oblast|area)\s+of\s+)?"
-    r"(?:[a-z-]+\s+)?$)|(?:\b(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|"
+    r"(?:(?!which\b|that\b|who\b|whom\b|where\b|when\b|it\b|they\b|he\b|she\b)[a-z-]+\s+)?$)"
+    r"|(?:\b(?:city|town|village|region|district|capital|port|suburb|outskirts|settlement|"
     r"oblast|area)\s+of\s+$)"
 )
 _FROM_PLACE_RE = re.compile(r"\b(?:from|of\s+Kursk|directions?\s+of)\s+(?:the\s+)?(?:[a-z-]+\s+){0,2}$", _I)
@@ -685,7 +694,8 @@ def _score_places(sent: str, places: list[PlaceMention]) -> list[tuple[PlaceMent
         if any(a <= p.start < b for a, b in lists):
             continue
         before = sent[max(0, p.start - 45) : p.start]
-        if prev is not None and _LIST_GAP_RE.match(sent[prev[0].end : p.start]):
+        if prev is not None and p.kind != "country" and prev[0].kind != "country" and \
+                _LIST_GAP_RE.match(sent[prev[0].end : p.start]):
             score = prev[1]
         elif _FROM_PLACE_RE.search(before):
             score = 0
@@ -734,7 +744,7 @@ _CUTOFF_RE = re.compile(r":|\bincluding\b|;", _I)
 _LOCAL = ("city", "region")
 
 
-def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: dict) -> str | None:
+def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: _ArticleContext) -> str | None:
     """The place the figure is about: the sentence's hit place, else the paragraph's, else (weapons) the
     side the weapons came from or Ukraine for national tallies, else (casualties) the article's place."""
     s = sents[idx]
@@ -749,6 +759,20 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: dict) -> str | No
         return country
     para = [k for k in range(len(sents)) if sents[k].para == s.para and k != idx]
     para.sort(key=lambda k: (abs(k - idx) + (0.5 if k > idx else 0)))
+    anaphor = _ANAPHOR_RE.search(s.text)
+    if anaphor:
+        # "used against the region", "hit the outskirts": the article's own place, as a region if asked
+        want_region = anaphor.group("what").lower() in ("region", "oblast")
+        cands = [p for k in para for p in [_best_place(sents[k].places, 0, _LOCAL)] if p]
+        cands += [p for p in (ctx.title_local(), ctx.article_local()) if p]
+        for p in cands:
+            if not want_region or p.endswith(" region"):
+                return p
+        for p in cands:
+            if want_region and p in REGIONS:
+                return f"{p} region"
+        if cands and not want_region:
+            return cands[0]
     for k in para:
         p = _best_place(sents[k].places, 0, _LOCAL)
         if p:
@@ -758,6 +782,8 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: dict) -> str | No
         if "russian" in mods:
             return "Ukraine"
         if "ukrainian" in mods or _RUSSIAN_SIDE_RE.search(s.text):
+            return "Russia"
+        if any(_RUSSIAN_SIDE_RE.search(sents[k].text) for k in para) or ctx.russian_side():
             return "Russia"
         return "Ukraine"
     country = _best_place(s.places, pos, ("country",))
@@ -916,6 +942,10 @@ class _ArticleContext:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def russian_side(self) -> bool:
+        """The title speaks for Russia's air defence ("Russian air defences down 3,924 drones")."""
+        return any(_RUSSIAN_SIDE_RE.search(x.text) for x in self._title)
 
     def title_local(self) -> str | None:
         return self._get("tl", lambda: next((p for x in self._title if (p := _best_place(x.places, 0, _LOCAL))),
