@@ -191,6 +191,28 @@ def test_drone_origins_are_not_the_target():
     assert f.location == "Ukraine"
 
 
+def test_the_region_resolves_to_the_articles_place():
+    got = extract_figures("Drones over Sumy", "Sumy. 3 civilians were injured in Shostka.\n"
+                          "In total, 41 drones were used against the region.", D)
+    assert {(f.metric, f.value, f.location) for f in got} == {("injured", 3, "Shostka"),
+                                                             ("drones_launched", 41, "Sumy region")}
+
+
+def test_list_of_places_after_a_colon_belongs_to_the_breakdown():
+    got = figs("Russian air defences destroyed 90 Ukrainian drones overnight: 50 over the Belgorod region "
+               "and 40 over the Kursk region.")
+    assert {(f.value, f.location) for f in got} == {(90, "Russia"), (50, "Belgorod region"), (40, "Kursk region")}
+
+
+def test_revised_up_to_is_not_a_bound():
+    assert one("Officials have revised the death toll up to 16.", "killed", 16).qualifier == "exact"
+
+
+def test_partitive_total_is_launched():
+    assert keys("Of 25 drones that entered the region's airspace, 21 were destroyed.") == {
+        ("drones_launched", 25), ("drones_intercepted", 21)}
+
+
 # ------------------------------------------------------------------ negatives
 @pytest.mark.parametrize("text", [
     "Trump said he had held five calls with Putin and would speak again in two weeks.",
