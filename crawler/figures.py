@@ -36,6 +36,8 @@ _HEAD_RES: list[tuple[str, re.Pattern]] = [
     ("injuries", re.compile(r"(?:" + V.INJURY_HEADS + r")(?![\w-])", _I)),
     ("people", re.compile(r"(?:" + V.PEOPLE_HEADS + r")(?![\w-])", _I)),
 ]
+_HEAD_KINDS = [k for k, _ in _HEAD_RES]
+_HEAD_ALL_RE = re.compile("|".join(f"(?P<{k}>{rx.pattern})" for k, rx in _HEAD_RES), _I)
 _SINGULAR_OK = re.compile(r"(?:people|children|men|women|others|victims|employees|workers|officers|"
                           r"kids|babies|dead|wounded|injured|deaths|fatalities|injuries|air\s+targets|"
                           r"projectiles|aerial\s+weapons|air\s+weapons|attack)$|s$", _I)
@@ -199,14 +201,12 @@ def _noun_phrase(right: str, value: int) -> _Noun | None:
     pos = 0
     mods: list[str] = []
     for _ in range(6):
-        for kind, rx in _HEAD_RES:
-            p = pos + (len(right) - pos - len(right[pos:].lstrip()))
-            m = rx.match(right, p)
-            if not m:
-                continue
+        p = pos + (len(right) - pos - len(right[pos:].lstrip()))
+        m = _HEAD_ALL_RE.match(right, p)
+        # a singular noun is a modifier ("6 Kinzhal missiles"); "5 drone attacks" then ends at "attacks"
+        if m and (value == 1 or _SINGULAR_OK.search(m.group(0))):
+            kind = next(k for k in _HEAD_KINDS if m.group(k) is not None)
             head = m.group(0)
-            if value != 1 and not _SINGULAR_OK.search(head):
-                break  # a singular noun is a modifier here ("6 Kinzhal missiles"); "5 drone attacks" ends below
             nxt = _WORD_RE.match(right, m.end())
             if kind not in ("people", "deaths", "injuries") and nxt and nxt.group(1).lower() in V.NOT_WEAPON_AFTER:
                 return None
