@@ -105,14 +105,26 @@ STUCK_AFTER = 3600.0
 
 
 def delivery_health(redis, now: float | None = None) -> list[tuple[str, str]]:
-    """(level, text) lines for ``tallywatch status``: OK / WARN / FAIL about queued deliveries and
-    subscribers whose last delivery failed."""
+    """(level, text) lines for ``tallywatch status``: OK / WARN / FAIL about queued deliveries (staged,
+    in the outbox stream, waiting for a retry), dead-lettered ones, failing addresses and subscribers
+    whose last delivery failed."""
+    from tallywatch.store import BOUNCES_KEY, OUTBOX_DEAD, OUTBOX_DELAYED, OUTBOX_STREAM
+
     now = time.time() if now is None else now
     lines: list[tuple[str, str]] = []
-    queued = redis.zcard(ALERTS_OUTBOX)
+    firsts: list[float] = []
+    staged = redis.zcard(ALERTS_OUTBOX)
+    if staged:
+        firsts.append(redis.zrange(ALERTS_OUTBOX, 0, 0, withscores=True)[0][1])
+    delayed = redis.zrange(OUTBOX_DELAYED, 0, -1)
+    firsts += [float(json.loads(m).get("first") or now) for m in delayed]
+    stream = redis.xrange(OUTBOX_STREAM, count=1) if redis.exists(OUTBOX_STREAM) else []
+    backlog = redis.xlen(OUTBOX_STREAM) if stream else 0
+    if stream:
+        firsts.append(float(stream[0][1].get("first") or now))
+    queued = staged + len(delayed) + backlog
     if queued:
-        oldest = redis.zrange(ALERTS_OUTBOX, 0, 0, withscores=True)[0][1]
-        age = now - oldest
+        age = now - min(firsts)
         level = "FAIL" if age > STUCK_AFTER else "WARN"
         lines.append((level, f"alert deliveries queued for retry: {queued} (oldest {age / 60:.0f} min)"))
     else:
@@ -121,6 +133,14 @@ def delivery_health(redis, now: float | None = None) -> list[tuple[str, str]]:
         d = json.loads(raw)
         when = datetime.fromtimestamp(d["at"]).strftime("%Y-%m-%d %H:%M:%S")
         lines.append(("WARN", f"subscriber {sid}: last delivery failed at {when}: {d['error']}"))
+    dead = redis.hlen(OUTBOX_DEAD)
+    if dead:
+        lines.append(("FAIL", f"deliveries given up on: {dead} (tallywatch deliveries --failed; --redrive to retry)"))
+    from alerts.subscriptions import BOUNCE_LIMIT
+
+    for sid, n in sorted(redis.hgetall(BOUNCES_KEY).items()):
+        if int(n) >= BOUNCE_LIMIT:
+            lines.append(("WARN", f"subscriber {sid}: email address failing ({n} refusals in a row)"))
     dead = redis.llen(ALERTS_DEAD_LETTER)
     if dead:
         lines.append(("WARN", f"article versions the alerts stage gave up on: {dead} (see {ALERTS_DEAD_LETTER})"))

@@ -6,11 +6,14 @@
    entries (read before a crash, never acknowledged), then entries other consumers left pending for
    longer than ``claim_idle_ms`` (XAUTOCLAIM), then new ones.
 2. For each entry, :func:`alerts.detect.detect` on the version and its predecessor; each alert is
-   recorded once (SET NX on its key, see :mod:`alerts.history`) and queued for the instant
-   subscribers whose kinds include it; then the entry is XACKed.
-3. The outbox is delivered: one email per subscriber with all its queued alerts, one signed POST per
-   alert for webhooks. Only a success marks (alert, subscriber) delivered; a failure stays queued and
-   is retried on the next call.
+   recorded once (SET NX on its key, see :mod:`alerts.history`) and staged for the instant
+   subscriptions (config and stored, :mod:`alerts.subscriptions`) whose kinds and filters it passes;
+   then the entry is XACKed.
+3. The staged deliveries go into the outbox stream (:mod:`alerts.outbox`: one email per subscriber
+   with the batch, one signed POST per alert for webhooks) and, unless ``deliver=False``, one
+   delivery pass runs (consumer ``<consumer>-deliver``): a success marks (alert, subscriber)
+   delivered before the entry is acknowledged; a failure is retried with backoff, then dead-lettered.
+   A separate ``tallywatch deliver`` worker may run the passes instead (or as well).
 """
 
 from __future__ import annotations
@@ -18,29 +21,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
 from datetime import UTC, datetime
 
 import redis as redis_lib
 
-from alerts import mail, webhook
+from alerts import outbox
 from alerts.detect import detect
-from alerts.history import (
-    clear_delivery_error,
-    is_delivered,
-    load_alerts,
-    mark_delivered,
-    note_delivery_error,
-    record_alert,
-    split_outbox_member,
-)
+from alerts.history import record_alert
 from alerts.models import Alert
+from alerts.subscriptions import Subscription, all_subscriptions, matches
 from tallywatch.config import Config, Subscriber
 from tallywatch.models import Article
 from tallywatch.store import (
     ALERTS_DEAD_LETTER,
     ALERTS_GROUP,
-    ALERTS_OUTBOX,
     ARTICLE_STREAM,
     article_versions_key,
 )
@@ -68,7 +62,9 @@ def load_version(redis, article_id: str, version: int) -> Article | None:
     return Article.from_dict(json.loads(raw)) if raw else None
 
 
-def wants(subscriber: Subscriber, alert: Alert, cadence: str = "instant") -> bool:
+def wants(subscriber: Subscriber | Subscription, alert: Alert, cadence: str = "instant") -> bool:
+    if isinstance(subscriber, Subscription):
+        return subscriber.cadence == cadence and matches(subscriber, alert)
     return subscriber.cadence == cadence and alert.kind in subscriber.kinds
 
 
@@ -98,7 +94,8 @@ def _entries(redis, consumer: str, count: int, claim_idle_ms: int):
         yield from batch
 
 
-def handle_entry(redis, config: Config, fields: dict | None, now: datetime) -> list[Alert]:
+def handle_entry(redis, config: Config, fields: dict | None, now: datetime,
+                 subs: list[Subscription] | None = None) -> list[Alert]:
     """Detect and record the alerts of one stream entry; returns the new ones."""
     if not fields:  # a deleted entry (XAUTOCLAIM / pending of a trimmed stream): nothing to do
         return []
@@ -113,60 +110,19 @@ def handle_entry(redis, config: Config, fields: dict | None, now: datetime) -> l
         return []
     previous = load_version(redis, article_id, version - 1)
     new: list[Alert] = []
+    if subs is None:
+        subs = all_subscriptions(redis, config)
     for alert in detect(redis, article, previous, now):
-        subs = [s.id for s in config.subscribers if wants(s, alert)]
-        if record_alert(redis, alert, subs):
+        if record_alert(redis, alert, [s.id for s in subs if wants(s, alert)]):
             log.info("alert %s: %s", alert.key, alert.title)
             new.append(alert)
     return new
 
 
-def deliver_outbox(redis, config: Config) -> int:
-    """Try every queued (subscriber, alert); returns how many deliveries succeeded."""
-    by_sub: dict[str, list[str]] = defaultdict(list)
-    for member in redis.zrange(ALERTS_OUTBOX, 0, -1):
-        sid, key = split_outbox_member(member)
-        by_sub[sid].append(key)
-    subscribers = {s.id: s for s in config.subscribers}
-    settings = config.settings
-    done = 0
-    for sid, keys in by_sub.items():
-        sub = subscribers.get(sid)
-        found = load_alerts(redis, keys)
-        gone = [k for k in keys if k not in found or sub is None]
-        if gone:  # subscriber removed from the config, or alert missing: drop from the outbox
-            log.info("outbox: dropping %d entries of %s", len(gone), sid)
-            redis.zrem(ALERTS_OUTBOX, *[f"{sid}|{k}" for k in gone])
-        if sub is None:
-            continue
-        pending = [found[k] for k in keys if k in found and not is_delivered(redis, k, sid)]
-        already = [k for k in keys if k in found and k not in {a.key for a in pending}]
-        if already:
-            mark_delivered(redis, already, sid)
-        if not pending:
-            continue
-        if sub.email:
-            try:
-                mail.send_alerts_email(pending, sub, settings.smtp, public_url=settings.public_url)
-            except mail.MailError as e:
-                log.warning("email to %s failed, %d alerts kept for retry: %s", sid, len(pending), e)
-                note_delivery_error(redis, sid, str(e), len(pending))
-                continue
-            mark_delivered(redis, [a.key for a in pending], sid)
-            clear_delivery_error(redis, sid)
-            done += len(pending)
-        elif sub.webhook:
-            for alert in sorted(pending, key=lambda a: (a.created_at, a.key)):
-                try:
-                    webhook.send_alert(alert, sub, timeout=settings.webhook_timeout)
-                except webhook.WebhookError as e:
-                    log.warning("webhook %s failed for %s, kept for retry: %s", sid, alert.key, e)
-                    note_delivery_error(redis, sid, str(e), len(pending))
-                    break  # keep order; the receiver is likely down
-                mark_delivered(redis, [alert.key], sid)
-                clear_delivery_error(redis, sid)
-                done += 1
-    return done
+def deliver_outbox(redis, config: Config, consumer: str = DEFAULT_CONSUMER + "-deliver",
+                   policy: outbox.Policy | None = None) -> int:
+    """One delivery pass (see :mod:`alerts.outbox`); returns how many deliveries succeeded."""
+    return outbox.deliver_pass(redis, config, consumer, policy).sent
 
 
 def _attempts(redis, entry_id: str) -> int:
@@ -178,15 +134,16 @@ def _attempts(redis, entry_id: str) -> int:
 def process_pending(
     redis, config: Config, consumer: str = DEFAULT_CONSUMER, *, count: int = 100,
     claim_idle_ms: int | None = 300_000, deliver: bool = True, now: datetime | None = None,
-    max_attempts: int = MAX_ATTEMPTS,
+    max_attempts: int = MAX_ATTEMPTS, policy: outbox.Policy | None = None,
 ) -> list[Alert]:
     """Process every unacknowledged and new stream entry; returns the alerts created by this call
     (already-known alerts are not returned, nor sent again)."""
     ensure_group(redis)
     created: list[Alert] = []
+    subs = all_subscriptions(redis, config)
     for entry_id, fields in _entries(redis, consumer, count, claim_idle_ms):
         try:
-            created.extend(handle_entry(redis, config, fields, now or datetime.now(UTC)))
+            created.extend(handle_entry(redis, config, fields, now or datetime.now(UTC), subs))
         except Exception as e:
             if _attempts(redis, entry_id) >= max_attempts:
                 log.exception("stream entry %s failed %d times; moved to %s", entry_id, max_attempts,
@@ -199,6 +156,8 @@ def process_pending(
                 log.exception("stream entry %s failed; left pending for the next run", entry_id)
             continue
         redis.xack(ARTICLE_STREAM, ALERTS_GROUP, entry_id)
+    outbox.enqueue_staged(redis, {s.id: s for s in subs})
     if deliver:
-        deliver_outbox(redis, config)
+        outbox.enqueue_digests(redis, subs)
+        deliver_outbox(redis, config, f"{consumer}-deliver", policy)
     return created

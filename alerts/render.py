@@ -98,6 +98,7 @@ def subject(alerts: list[Alert], digest: bool = False) -> str:
 
 def render_email(
     alerts: list[Alert], *, subscriber_id: str, public_url: str = "", digest: bool = False,
+    unsubscribe_url: str = "",
 ) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of one email carrying ``alerts``."""
     n = len(alerts)
@@ -109,6 +110,7 @@ def render_email(
         "subscriber_id": subscriber_id,
         "public_url": public_url,
         "digest": digest,
+        "unsubscribe_url": unsubscribe_url,
     }
     text = env().get_template("email.txt.j2").render(**ctx)
     html = env().get_template("email.html.j2").render(**ctx)
@@ -126,3 +128,36 @@ def webhook_payload(alert: Alert | list[Alert], timestamp: datetime | None = Non
     body = env().get_template("webhook.json.j2").render(
         type=type_, timestamp=timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z"), data=data)
     return json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":"))
+
+
+# Standard Webhooks receivers commonly cap bodies; ours stay under this, with a link for the rest.
+MAX_WEBHOOK_BYTES = 20_000
+_SUMMARY_FIELDS = ("kind", "key", "title", "night", "place", "metric", "url", "outlet", "created_at")
+
+
+def _alert_link(public_url: str, key: str) -> str:
+    return f"{public_url.rstrip('/')}/api/alerts/{key}" if public_url else ""
+
+
+def webhook_body(alert: Alert | list[Alert], timestamp: datetime | None = None, *, public_url: str = "",
+                 limit: int = MAX_WEBHOOK_BYTES) -> str:
+    """:func:`webhook_payload`, cut under ``limit`` bytes when needed: the alert's summary fields
+    (or, for a digest, each alert's) with ``"truncated": true`` and a ``link`` to the full alert
+    (``GET /api/alerts/{key}``)."""
+    body = webhook_payload(alert, timestamp)
+    if len(body.encode("utf-8")) <= limit:
+        return body
+    doc = json.loads(body)
+    if isinstance(alert, list):
+        items = [{**{f: d.get(f) for f in _SUMMARY_FIELDS}, "link": _alert_link(public_url, d["key"])}
+                 for d in doc["data"]["alerts"]]
+        doc["data"] = {"alerts": items, "truncated": True, "total": len(items)}
+        while len(json.dumps(doc, ensure_ascii=False).encode("utf-8")) > limit and doc["data"]["alerts"]:
+            doc["data"]["alerts"].pop()
+    else:
+        d = doc["data"]
+        doc["data"] = {**{f: d.get(f) for f in _SUMMARY_FIELDS}, "truncated": True,
+                       "link": _alert_link(public_url, d["key"])}
+        if len(json.dumps(doc, ensure_ascii=False).encode("utf-8")) > limit:
+            doc["data"]["title"] = doc["data"]["title"][:1000]
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))

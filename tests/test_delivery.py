@@ -2,6 +2,7 @@
 webhooks, the real Redis."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from alerts.digest import send_digests
 from alerts.history import delivered_to, delivery_health, record_alert
 from alerts.mail import MailError, build_message, send_message
 from alerts.models import Alert
+from alerts.outbox import Policy, queued
 from alerts.process import process_pending
 from alerts.render import render_email, webhook_payload
 from tallywatch.config import SmtpSettings, Subscriber
@@ -23,9 +25,17 @@ from tests.test_alerts_helpers import (
     SECRET,
     cnn_article,
     guardian_article,
-    make_config,
     write_article,
 )
+from tests.test_alerts_helpers import make_config as _make_config
+
+NOW_RETRY = Policy(base_delay=0.0, max_delay=0.0)
+
+
+def make_config(*subs, **kw):
+    """The helpers' config, with webhooks to the loopback receiver allowed."""
+    config = _make_config(*subs, **kw)
+    return replace(config, settings=replace(config.settings, allow_private_webhooks=True))
 
 RECORD_TITLE = "NEW RECORD: 539 drones in one night (previous 537, 29 June)"
 DIVERGING_TITLE = "DIVERGING: injured 23 (CNN, at least) vs 14 (The Guardian) — Kyiv, night of 3-4 July"
@@ -93,6 +103,7 @@ def test_email_and_webhook_for_the_scenario(seeded, smtp_server, webhook_receive
 
     # everything delivered, nothing left in the outbox; re-processing sends nothing new
     assert r.zcard(ALERTS_OUTBOX) == 0
+    assert queued(r) == {"stream": 0, "delayed": 0, "dead": 0, "staged": 0}
     assert process_pending(r, config) == []
     assert len(smtp_server.messages) == 2 and len(webhook_receiver.requests) == 2
 
@@ -113,16 +124,16 @@ def test_failed_webhook_is_retried_on_the_next_run(seeded, webhook_receiver):
     config = make_config(Subscriber(id="hook", webhook=webhook_receiver.url, secret=SECRET))
     webhook_receiver.status = 500
     write_article(r, cnn_article())
-    (alert,) = process_pending(r, config)
+    (alert,) = process_pending(r, config, policy=NOW_RETRY)
     assert len(webhook_receiver.requests) == 1
     assert delivered_to(r, alert.key) == set()
-    assert r.zcard(ALERTS_OUTBOX) == 1
+    assert queued(r)["delayed"] == 1  # waiting for its retry
     health = delivery_health(r)
     assert ("WARN", "alert deliveries queued for retry: 1 (oldest 0 min)") in health
     assert any(level == "WARN" and "subscriber hook" in text and "HTTP 500" in text for level, text in health)
 
     webhook_receiver.status = 200
-    assert process_pending(r, config) == []  # nothing new detected ...
+    assert process_pending(r, config, policy=NOW_RETRY) == []  # nothing new detected ...
     assert len(webhook_receiver.requests) == 2  # ... but the queued delivery went out
     assert delivered_to(r, alert.key) == {"hook"}
     assert delivery_health(r) == [("OK", "alert deliveries queued for retry: 0")]
@@ -135,9 +146,9 @@ def test_unreachable_smtp_keeps_the_alert_queued(seeded, smtp_server):
     r = seeded
     sub = Subscriber(id="ed", email="ed@example.org")
     write_article(r, cnn_article())
-    (alert,) = process_pending(r, make_config(sub, smtp_port=free_port()))  # nothing listens there
+    (alert,) = process_pending(r, make_config(sub, smtp_port=free_port()), policy=NOW_RETRY)  # nothing listens there
     assert delivered_to(r, alert.key) == set()
-    assert process_pending(r, make_config(sub, smtp_port=smtp_server.port)) == []
+    assert process_pending(r, make_config(sub, smtp_port=smtp_server.port), policy=NOW_RETRY) == []
     assert [m["Subject"] for m in smtp_server.messages] == [f"[tallywatch] {RECORD_TITLE}"]
     assert delivered_to(r, alert.key) == {"ed"}
 
@@ -238,6 +249,8 @@ def test_failed_digest_is_sent_next_time(redis_client, smtp_server):
     daily = Subscriber(id="daily", email="daily@example.org", cadence="digest")
     now = datetime.now(UTC)
     record_alert(r, _alert("record", "NEW RECORD: 539 drones in one night", created_at=now), [])
-    assert send_digests(r, make_config(daily, smtp_port=free_port()), now + timedelta(minutes=1)) == 0
-    assert send_digests(r, make_config(daily, smtp_port=smtp_server.port), now + timedelta(minutes=2)) == 1
+    assert send_digests(r, make_config(daily, smtp_port=free_port()), now + timedelta(minutes=1),
+                        policy=NOW_RETRY) == 0
+    assert send_digests(r, make_config(daily, smtp_port=smtp_server.port), now + timedelta(minutes=2),
+                        policy=NOW_RETRY) == 1
     assert len(smtp_server.messages) == 1
