@@ -137,6 +137,36 @@ def cmd_serve(args) -> int:
     return serve(config, _redis(config), host=args.host, port=args.port)
 
 
+def _subscriptions_command(name: str, args) -> int:
+    from alerts import subscriptions_cli
+
+    config = _config(args)
+    try:
+        return getattr(subscriptions_cli, f"run_{name}")(args, config, _redis(config), sys.stdout)
+    except subscriptions_cli.CliError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_subscribe(args) -> int:
+    return _subscriptions_command("subscribe", args)
+
+
+def cmd_unsubscribe(args) -> int:
+    return _subscriptions_command("unsubscribe", args)
+
+
+def cmd_subscriptions(args) -> int:
+    return _subscriptions_command("subscriptions", args)
+
+
+def cmd_deliveries(args) -> int:
+    return _subscriptions_command("deliveries", args)
+
+
+def cmd_deliver(args) -> int:
+    return _subscriptions_command("deliver", args)
+
+
 def cmd_demo(args) -> int:
     from scheduler.demo import run_demo
 
@@ -187,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("serve", cmd_serve, "serve the web app: events, diverging reports, subscriptions API, schedule")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8080)
+    from alerts import subscriptions_cli as subs_cli
+
+    subs_cli.add_subscribe_arguments(add("subscribe", cmd_subscribe,
+                                         "subscribe an email address or a webhook to alerts"))
+    subs_cli.add_unsubscribe_arguments(add("unsubscribe", cmd_unsubscribe, "remove a subscription"))
+    subs_cli.add_subscriptions_arguments(add("subscriptions", cmd_subscriptions, "list the subscriptions"))
+    subs_cli.add_deliveries_arguments(add("deliveries", cmd_deliveries,
+                                          "the delivery outbox: queued, failed (--failed), re-drive (--redrive)"))
+    subs_cli.add_deliver_arguments(add("deliver", cmd_deliver, "run the delivery worker until SIGTERM"))
     sp = add("demo", cmd_demo, "run the demo: a local news site, two crawl cycles, the alerts received")
     sp.add_argument("--out", default="demo-out", help="where the received emails and webhooks are saved")
     return p
