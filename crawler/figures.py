@@ -172,20 +172,44 @@ _LAUNCH_WORDS = re.compile(r"^(?:" + V.LAUNCH_VERBS + r")$", _I)
 
 
 # ---------------------------------------------------------------- sentences
+_MAX_SENTENCE = 600
+
+
 def split_sentences(paragraph: str) -> list[tuple[int, str]]:
-    """(offset, sentence) pairs; abbreviations ("Mr.", "U.S.") and decimals do not end a sentence."""
+    """(offset, sentence) pairs; abbreviations ("Mr.", "U.S.") and decimals do not end a sentence. A run-on
+    "sentence" longer than 600 characters (page junk, unpunctuated feeds) is cut at a ";", "," or space,
+    so the work per figure stays bounded."""
     out: list[tuple[int, str]] = []
     start = 0
     for m in _SENT_END_RE.finditer(paragraph):
-        before = paragraph[start : m.start() + 1]
+        before = paragraph[max(start, m.start() - 40) : m.start() + 1]
         last = re.search(r"([A-Za-z.]+)\.?$", before.rstrip(".!?\"”’)").split(" ")[-1] + ".")
         word = (last.group(1) if last else "").lower().rstrip(".")
         if paragraph[m.start()] == "." and (word in _ABBREV or (len(word) == 1 and word.isalpha())):
             continue
-        out.append((start, paragraph[start : m.end()].strip()))
+        out.extend(_cut(start, paragraph[start : m.end()]))
         start = m.end()
     if paragraph[start:].strip():
-        out.append((start, paragraph[start:].strip()))
+        out.extend(_cut(start, paragraph[start:]))
+    return out
+
+
+def _cut(offset: int, sent: str) -> list[tuple[int, str]]:
+    out = []
+    while len(sent) > _MAX_SENTENCE:
+        window = sent[:_MAX_SENTENCE]
+        cut = max(window.rfind("; "), window.rfind(", "))
+        if cut < _MAX_SENTENCE // 2:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = _MAX_SENTENCE
+        piece = sent[: cut + 1]
+        if piece.strip():
+            out.append((offset, piece.strip()))
+        offset += cut + 1
+        sent = sent[cut + 1 :]
+    if sent.strip():
+        out.append((offset, sent.strip()))
     return out
 
 

@@ -52,3 +52,14 @@ def test_never_raises_and_is_well_formed(title, body, published):
 def test_days_ago_dates_the_night(published, n):
     (f,) = extract_figures("", f"{n} days ago Russia fired 40 missiles at Ukraine.", published)
     assert f.night == published - dt.timedelta(days=n)
+
+
+def test_long_junk_stays_linear():
+    import random
+    import time
+
+    rnd = random.Random(7)
+    junk = " ".join(rnd.choice(VOCAB) for _ in range(10_000))  # one ~50 KB run-on "sentence"
+    t0 = time.perf_counter()
+    extract_figures("", junk, dt.date(2025, 7, 4))
+    assert time.perf_counter() - t0 < 10
