@@ -66,8 +66,8 @@ def is_public_address(address: str) -> bool:
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
-class Subscription(BaseModel):
-    """One subscription, as given to the API/CLI and as stored."""
+class SubscriptionIn(BaseModel):
+    """One subscription as given to the API / CLI."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -86,9 +86,6 @@ class Subscription(BaseModel):
     cadence: Literal["instant", "hourly", "daily", "digest"] = "instant"
     at: str | None = Field(None, description="daily digest: local time HH:MM (default 07:00)")
     timezone: str = Field("UTC", description="daily digest: IANA time zone, e.g. Europe/Kyiv")
-    # set by the server
-    created_at: float = 0.0
-    source: Literal["api", "cli", "config"] = "api"
 
     @field_validator("email")
     @classmethod
@@ -111,8 +108,8 @@ class Subscription(BaseModel):
             raise ValueError(f"{v!r} is not an http(s) URL")
         if parsed.username or parsed.password:
             raise ValueError("credentials in the URL are not allowed; sign with the secret instead")
-        allow_private = bool((info.context or {}).get("allow_private"))
-        if not allow_private:
+        # no context: FastAPI's first parse; the endpoint validates again with the setting
+        if info.context is not None and not info.context.get("allow_private"):
             try:
                 literal = ipaddress.ip_address(host.strip("[]"))
             except ValueError:
@@ -180,6 +177,13 @@ class Subscription(BaseModel):
         if self.cadence == "daily" and not self.at:
             self.at = "07:00"
         return self
+
+
+class Subscription(SubscriptionIn):
+    """A subscription as stored: the input plus what the server sets."""
+
+    created_at: float = 0.0
+    source: Literal["api", "cli", "config"] = "api"
 
     # -- derived ------------------------------------------------------------------------------------
     @property
