@@ -182,10 +182,17 @@ def normalize_place(location: str | None, context: str = "") -> Place:
     ("Holosiivskyi district" -> Kyiv; a district name several cities have is settled by ``context``,
     the article text) and oblasts ("Kharkiv oblast" -> "Kharkiv region"). No location: the country."""
     loc = " ".join((location or "").split())
+    if not _ambiguous(loc):
+        return _normalize(loc, "")
+    return _normalize(loc, context[:5000])
+
+
+@lru_cache(maxsize=4096)
+def _ambiguous(loc: str) -> bool:
+    """A district name several cities have ("Shevchenkivskyi")."""
     m = _DISTRICT_RE.match(_clean(loc)) if loc else None
     bare = (m.group("name") if m else _clean(loc)).lower()
-    ambiguous = len(_DISTRICTS.get(bare, ())) > 1
-    return _normalize(loc, context[:5000] if ambiguous else "")
+    return len(_DISTRICTS.get(bare, ())) > 1
 
 
 # Local cues in a sentence: a capital described, or a city district named.
@@ -300,7 +307,10 @@ MAX_TERMS = 300
 
 
 def terms(text: str) -> Counter:
-    return Counter(t for t in (w.lower() for w in _TOKEN_RE.findall(text or "")) if t not in _STOP)
+    counts = Counter(_TOKEN_RE.findall((text or "").lower()))
+    for w in _STOP.intersection(counts):
+        del counts[w]
+    return counts
 
 
 class Tfidf:
