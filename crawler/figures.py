@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from crawler import vocabulary as V
 from crawler.numbers import NumberToken, find_numbers, has_number
-from crawler.places import REGIONS, PlaceMention, find_places
+from crawler.places import REGIONS, PlaceMention, find_places, region_of
 from tallywatch.models import Figure
 
 __all__ = ["extract_figures"]
@@ -94,7 +94,9 @@ _SUBSET_RE = re.compile(r"\b(?:including|among\s+them|among\s+whom|among\s+those
                         r"|among\s+the\s+(?:dead|injured|wounded|victims|killed)\s+(?:were|was|are))\s+"
                         r"(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$", _I)
 _ATTACK_CONTEXT_RE = re.compile(r"\b(?:attack\w*|barrage|strikes?|struck|assault|bombard\w*|salvo|wave|raids?|"
-                                r"targeted|hit|launch\w*|fired|overnight)\b", _I)
+                                r"targeted|hit|launch\w*|fired|overnight|slamm\w*|smash\w*|crash\w*|plough\w*|"
+                                r"plow\w*|pound\w*|hammer\w*|rain\w*|tore\s+into|exploded|killing|wounding|"
+                                r"injuring)\b", _I)
 _RATE_RE = re.compile(V.RATE_AFTER, _I)
 _AVERAGE_RE = re.compile(V.AVERAGE_BEFORE, _I)
 _MODAL_RE = re.compile(r"\b" + V.MODALS + r"\s+(?:\w+\s+)?$", _I)
@@ -793,8 +795,8 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: _ArticleContext) 
             if not want_region or p.endswith(" region"):
                 return p
         for p in cands:
-            if want_region and p in REGIONS:
-                return f"{p} region"
+            if want_region and (region_of(p) or p in REGIONS):
+                return region_of(p) or f"{p} region"
         if cands and not want_region:
             return cands[0]
     for k in para:
@@ -810,11 +812,9 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: _ArticleContext) 
         if any(_RUSSIAN_SIDE_RE.search(sents[k].text) for k in para) or ctx.russian_side():
             return "Russia"
         return "Ukraine"
-    country = _best_place(s.places, pos, ("country",))
-    if country:
-        return country
-    for k in para:
-        p = _best_place(sents[k].places, 0, ("country",))
+    # casualties: a country only where the text says it was hit ("in Ukraine"), not as a subject
+    for k in [idx] + para:
+        p = _best_place(sents[k].places, 0, ("country",), min_score=3)
         if p:
             return p
     return ctx.title_local() or ctx.article_local() or ctx.title_country()

@@ -103,6 +103,23 @@ def _dist_km(a: dict, b: dict) -> float:
     return math.hypot(dx, dy)
 
 
+# geonames admin1 codes of Ukraine -> oblast, to answer "the region" when only a city is named
+_UA_ADMIN1 = {
+    "01": "Cherkasy", "02": "Chernihiv", "03": "Chernivtsi", "04": "Dnipropetrovsk", "05": "Donetsk",
+    "06": "Ivano-Frankivsk", "07": "Kharkiv", "08": "Kherson", "09": "Khmelnytskyi", "10": "Kirovohrad",
+    "11": "Crimea", "13": "Kyiv", "14": "Luhansk", "15": "Lviv", "16": "Mykolaiv", "17": "Odesa",
+    "18": "Poltava", "19": "Rivne", "21": "Sumy", "22": "Ternopil", "23": "Vinnytsia", "24": "Volyn",
+    "25": "Zakarpattia", "26": "Zaporizhzhia", "27": "Zhytomyr",
+}
+_CITY_REGION: dict[str, str] = {}
+
+
+def region_of(city: str) -> str | None:
+    """The oblast of a Ukrainian city as "<X> region" ("Nikopol" -> "Dnipropetrovsk region"), else None."""
+    gazetteer()
+    return _CITY_REGION.get(city)
+
+
 @lru_cache(maxsize=1)
 def gazetteer() -> dict[str, str]:
     """Lower-case spelling -> canonical city name, for Ukrainian and Russian cities."""
@@ -134,6 +151,8 @@ def gazetteer() -> dict[str, str]:
                        and _dist_km(b, c) < 15), None)
         if parent is not None:
             canon = CANONICAL.get(parent["name"], parent["name"])
+        if c["countrycode"] == "UA" and c["admin1code"] in _UA_ADMIN1 and parent is None:
+            _CITY_REGION.setdefault(canon, f"{_UA_ADMIN1[c['admin1code']]} region")
         if name in _PERSON_NAMES or len(name) < 4:
             continue
         add(name, canon, c["population"], True)
