@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import combinations
 
 from alerts.events import diverge, interval
@@ -183,6 +183,8 @@ def event_breakdown(event: Event, histories: dict[str, list[Article]], placed: l
             for prev, e in zip([None, *series], series, strict=False):
                 if prev is None:
                     what = f"reported {qv(e['value'], e['qualifier'])}"
+                elif prev["value"] is None:
+                    what = f"reported again: {qv(e['value'], e['qualifier'])}"
                 elif e["value"] is None:
                     what = f"retracted (was {qv(prev['value'], prev['qualifier'])})"
                 else:
@@ -275,6 +277,19 @@ class EventSet:
     def summaries(self) -> list[dict]:
         return [event_summary(e, self.histories, self.placed_by_event[e.id]) for e in self.ordered()]
 
+    def nearest(self, eid: str) -> str | None:
+        """An event of the same place one night before or after ``eid``: where an alert's link lands
+        when the alert dated the figure by a later version's publication date."""
+        parsed = parse_event_id(eid)
+        if parsed is None:
+            return None
+        night, place_slug = parsed
+        for delta in (-1, 1):
+            cand = f"{(night + timedelta(days=delta)).isoformat()}-{place_slug}"
+            if cand in self.events:
+                return cand
+        return None
+
     def breakdown(self, eid: str) -> dict | None:
         event = self.events.get(eid)
         if event is None:
@@ -320,6 +335,3 @@ class EventsCache:
                 self._sig = sig
             return self._set
 
-
-def parse_id(eid: str):
-    return parse_event_id(eid)

@@ -443,7 +443,6 @@ class Grouper:
         self.placed: list[Placed] = []
         self.tfidf = Tfidf()
         self.by_night: dict[date, list[str]] = {}
-        self._counts: dict[str, Counter] = {}
 
     def _event(self, p: Placed) -> Event:
         ev = self.events.get(p.event_id)
@@ -473,7 +472,6 @@ class Grouper:
             return []
         latest = versions[-1]
         counts = terms(f"{latest.title}\n{latest.body}")
-        self._counts[latest.id] = counts
         first = first_published(versions)
         placed: list[Placed] = []
         for art in versions:

@@ -131,6 +131,10 @@ def test_event_page_and_missing_event(site):
     assert "Kyiv, night of 3-4 July 2025" in r.text
     assert 'href="https://example.invalid/cnn-record-drones"' in r.text
     assert httpx.get(site.url + "/events/2025-07-04-atlantis").status_code == 404
+    # a link dated a night off (an alert dated by a later version) lands on the place's event
+    r = httpx.get(site.url + "/events/2025-07-04-poltava", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/events/2025-07-03-poltava"
+    assert httpx.get(site.url + "/events/2025-07-09-poltava").status_code == 404
     assert httpx.get(site.url + "/events/%3Cscript%3E").status_code == 404
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from alerts.breakdown import EventsCache
 from web.deps import get_redis
@@ -51,7 +51,11 @@ def events_list(request: Request):
 
 @router.get("/events/{event_id}", response_class=HTMLResponse, summary="One event's breakdown")
 def event_page(event_id: str, request: Request):
-    view = _cache.get(get_redis(request)).breakdown(event_id)
+    events = _cache.get(get_redis(request))
+    view = events.breakdown(event_id)
     if view is None:
+        near = events.nearest(event_id)
+        if near:  # an alert dated by a later version's publication: the same place a night away
+            return RedirectResponse(f"/events/{near}", status_code=307)
         raise HTTPException(status_code=404, detail=f"no event {event_id}")
     return templates.TemplateResponse(request, "event.html", {"ev": _clean_links(view)})
