@@ -783,7 +783,7 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: _ArticleContext) 
     country = _best_place(s.places, pos, ("country",), min_score=3, cutoff=cutoff)
     if country:
         return country
-    para = [k for k in range(len(sents)) if sents[k].para == s.para and k != idx]
+    para = [k for k in ctx.paragraph_members(s.para) if k != idx]
     para.sort(key=lambda k: (abs(k - idx) + (0.5 if k > idx else 0)))
     anaphor = _ANAPHOR_RE.search(s.text)
     if anaphor:
@@ -958,6 +958,8 @@ class _ArticleContext:
 
     def __init__(self, sents: list[_SentInfo], paragraphs: list[str], split):
         self._title = [x for x in sents if x.para == 0]
+        self._sents = sents
+        self._members: dict[int, list[int]] | None = None
         self._paragraphs = paragraphs
         self._split = split
         self._cache: dict[str, str | None] = {}
@@ -966,6 +968,14 @@ class _ArticleContext:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def paragraph_members(self, para: int) -> list[int]:
+        """Indices (in the sentence list) of the sentences of one paragraph."""
+        if self._members is None:
+            self._members = {}
+            for k, x in enumerate(self._sents):
+                self._members.setdefault(x.para, []).append(k)
+        return self._members.get(para, [])
 
     def russian_side(self) -> bool:
         """The title speaks for Russia's air defence ("Russian air defences down 3,924 drones")."""
