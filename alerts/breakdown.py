@@ -31,7 +31,13 @@ OFFICIAL_RE = re.compile(
     r"[^.]{0,40}\b(?:said|says|reported|confirmed|announced|wrote)\b",
     re.I,
 )
+# Outlets that are themselves official bodies (a ministry's or an administration's channel).
+OFFICIAL_OUTLET_RE = re.compile(
+    r"\b(?:air force|ministry|general staff|administration|governor|mayor|city council|emergency service|"
+    r"armed forces|prosecutor|police)\b", re.I)
 _PAREN_RE = re.compile(r"\s*\([^)]*\)\s*$")
+CASUALTIES = ("killed", "injured")
+SUPERSEDED_AFTER = timedelta(hours=6)  # a lower casualty toll this much older than a higher one is outdated
 
 
 def outlet_name(outlet: str) -> str:
@@ -97,13 +103,47 @@ def timeline_text(series: list[dict]) -> str:
     return " → ".join(qv(e["value"], e["qualifier"]) if e["value"] is not None else "retracted" for e in series)
 
 
+def _official(outlet: str, sentence: str) -> str | None:
+    """"source" when the outlet is an official body, "cited" when the sentence attributes the figure to
+    one, else None."""
+    if OFFICIAL_OUTLET_RE.search(outlet or ""):
+        return "source"
+    return "cited" if OFFICIAL_RE.search(sentence or "") else None
+
+
+def _when(r: dict) -> datetime | None:
+    try:
+        return datetime.fromisoformat(r["time"]) if r.get("time") else None
+    except ValueError:
+        return None
+
+
+def flag_reports(metric: str, reports: list[dict]) -> list[tuple[dict, dict]]:
+    """Mark each current report ``superseded`` (a casualty toll lower than one reported at least
+    SUPERSEDED_AFTER later: tolls rise, the older figure is outdated, not disputed) and ``diverging``
+    (no single true value fits it and another current report); return the diverging pairs."""
+    cur = [r for r in reports if r["value"] is not None]
+    if metric in CASUALTIES:
+        for r in cur:
+            t = _when(r)
+            r["superseded"] = t is not None and any(
+                o["value"] > r["value"] and (ot := _when(o)) is not None and ot - t >= SUPERSEDED_AFTER for o in cur)
+    live = [r for r in cur if not r.get("superseded")]
+    pairs = []
+    for a, b in combinations(live, 2):
+        if diverge(a["value"], a["qualifier"], b["value"], b["qualifier"]):
+            a["diverging"] = b["diverging"] = True
+            pairs.append((a, b))
+    return pairs
+
+
 # --- consensus -----------------------------------------------------------------------------------------
 
 
 def consensus(reports: list[dict]) -> dict:
     """What to tell a reader (docs/events.md): all agree -> the value they allow; disputed -> the range,
     the official source's figure if one is attributed, else the most conservative (lowest) report."""
-    cur = [r for r in reports if r["value"] is not None]
+    cur = [r for r in reports if r["value"] is not None and not r.get("superseded")]
     if not cur:
         return {"status": "retracted", "text": "retracted", "basis": "every report was withdrawn"}
     values = [r["value"] for r in cur]
@@ -128,8 +168,10 @@ def consensus(reports: list[dict]) -> dict:
         return {"status": "agreed", "text": text, "range": [lo_v, hi_v], "basis": basis}
     official = [r for r in cur if r.get("official")]
     if official:
-        pick = max(official, key=lambda r: r["time"] or "")
-        basis = f"official source cited by {pick['outlet']}"
+        # the official body's own report first, then an outlet citing one; the latest of those
+        pick = max(official, key=lambda r: (r["official"] == "source", r["time"] or ""))
+        basis = (f"official source ({pick['outlet']})" if pick["official"] == "source"
+                 else f"official source cited by {pick['outlet']}")
     else:
         pick = min(cur, key=lambda r: (r["value"], r["outlet"]))
         basis = f"most conservative report ({pick['outlet']})"
@@ -176,7 +218,8 @@ def event_breakdown(event: Event, histories: dict[str, list[Article]], placed: l
                 "text": qv(last["value"], last["qualifier"] or ""), "retracted": last["value"] is None,
                 "was": None if last["value"] is not None else qv(shown["value"], shown["qualifier"]),
                 "sentence": shown["sentence"], "version": art.version, "time": last["time"],
-                "record": shown["record"], "official": bool(OFFICIAL_RE.search(shown["sentence"])),
+                "record": shown["record"], "official": _official(art.outlet, shown["sentence"]),
+                "superseded": False,
                 "timeline": series, "timeline_text": timeline_text(series), "diverging": False,
             }
             candidates[report["outlet"]].append(report)
@@ -195,15 +238,12 @@ def event_breakdown(event: Event, histories: dict[str, list[Article]], placed: l
         # one report per outlet: the one of its articles updated last
         reports = [max(rs, key=lambda r: (r["time"] or "", r["version"])) for rs in candidates.values()]
         reports.sort(key=lambda r: (-(r["value"] if r["value"] is not None else -1), r["outlet"]))
-        cur = [r for r in reports if r["value"] is not None]
-        pairs = []
-        for a, b in combinations(cur, 2):
-            if diverge(a["value"], a["qualifier"], b["value"], b["qualifier"]):
-                a["diverging"] = b["diverging"] = True
-                pairs.append([a["outlet"], b["outlet"]])
-                divergences.append({"metric": metric, "label": label(metric),
-                                    "reports": [{"outlet": r["outlet"], "text": r["text"], "url": r["url"]}
-                                                for r in (a, b)]})
+        pairs = flag_reports(metric, reports)
+        for a, b in pairs:
+            divergences.append({"metric": metric, "label": label(metric), "reports": [
+                {"outlet": r["outlet"], "text": r["text"], "url": r["url"]} for r in (a, b)]})
+        pairs = [[a["outlet"], b["outlet"]] for a, b in pairs]
+        cur = [r for r in reports if r["value"] is not None and not r["superseded"]]
         values = [r["value"] for r in cur]
         metrics.append({
             "metric": metric, "label": label(metric), "reports": reports,
@@ -239,9 +279,14 @@ def event_summary(event: Event, histories: dict[str, list[Article]], placed: lis
     by_metric: dict[str, list[Placed]] = defaultdict(list)
     for (m, _), p in latest.items():
         by_metric[m].append(p)
-    diverging = sorted(label(m) for m, ps in by_metric.items() if any(
-        diverge(a.figure.value, a.figure.qualifier, b.figure.value, b.figure.qualifier)
-        for a, b in combinations(ps, 2)))
+    diverging = []
+    for m, ps in by_metric.items():
+        arts = [histories[p.article_id][-1] for p in ps]
+        reps = [{"value": p.figure.value, "qualifier": p.figure.qualifier, "time": _iso(version_time(a)),
+                 "diverging": False} for p, a in zip(ps, arts, strict=True)]
+        if flag_reports(m, reps):
+            diverging.append(label(m))
+    diverging.sort()
     headline = []
     for m in sorted(by_metric, key=lambda m: METRICS.index(m) if m in METRICS else 99)[:4]:
         vals = sorted({p.figure.value for p in by_metric[m]})

@@ -108,7 +108,8 @@ def print_table(events: list[dict], copies: list[dict], out) -> None:
         rows = []
         for m in ev["metrics"]:
             for r in m["reports"]:
-                flag = "DIVERGING" if r["diverging"] else ("retracted" if r["retracted"] else "")
+                flag = ("DIVERGING" if r["diverging"] else "retracted" if r["retracted"]
+                        else "superseded" if r["superseded"] else "")
                 hist = r["timeline_text"] if len(r["timeline"]) > 1 else ""
                 rows.append((m["label"], r["outlet"], r["text"] + (" (record)" if r["record"] else ""), flag, hist))
             c = m["consensus"]

@@ -105,7 +105,7 @@ def test_versions_given_as_files(tmp_path):
 # --- consensus -------------------------------------------------------------------------------------
 
 
-def rep(outlet, value, qualifier="exact", official=False, time="2025-07-04T08:00:00+03:00"):
+def rep(outlet, value, qualifier="exact", official=None, time="2025-07-04T08:00:00+03:00"):
     return {"outlet": outlet, "value": value, "qualifier": qualifier, "official": official, "time": time}
 
 
@@ -116,8 +116,11 @@ def test_consensus_rules():
     assert agreed["status"] == "agreed" and agreed["text"] == "90–95"
     disputed = consensus([rep("A", 23, "at_least"), rep("B", 14)])
     assert disputed["status"] == "disputed" and disputed["preferred"]["outlet"] == "B"  # most conservative
-    official = consensus([rep("A", 23, "at_least", official=True), rep("B", 14)])
-    assert official["preferred"]["outlet"] == "A" and "official" in official["basis"]
+    official = consensus([rep("A", 23, "at_least", official="cited"), rep("B", 14)])
+    assert official["preferred"]["outlet"] == "A" and official["basis"] == "official source cited by A"
+    own = consensus([rep("A", 23, "at_least", official="cited", time="2025-07-04T09:00:00+03:00"),
+                     rep("Air Force", 20, official="source")])
+    assert own["preferred"]["outlet"] == "Air Force" and own["basis"] == "official source (Air Force)"
     assert consensus([{**rep("A", 1), "value": None}])["status"] == "retracted"
     assert outlet_name("CNN (inferred)") == "CNN"
 
@@ -151,21 +154,29 @@ def test_a_toll_rising_over_a_day_and_a_wire_report_in_between(redis_client):
         published=datetime.fromisoformat("2025-08-20T12:00:00+03:00"),
         figures=[Figure("killed", 20, location="Dnipro", sentence="Twenty people were killed in Dnipro.")]))
     write_article(r, dnipro_version(2, 16, "2025-08-20T11:00:00+03:00"))
-    write_article(r, dnipro_version(3, 27, "2025-08-20T18:30:00+03:00"))
     alerts = process_pending(r, make_config())
+    assert any(a.kind == "diverging" and a.place == "Dnipro" for a in alerts)
+    # at midday the two current tolls disagree: the range, and the governor's figure to quote
+    killed = metric(EventSet(load_histories(r)).breakdown("2025-08-20-dnipro"), "killed")
+    reports = by_outlet(killed)
+    assert reports["Dnipro Live"]["official"] == "cited" and reports["Wire"]["official"] is None
+    assert reports["Wire"]["diverging"] and not reports["Wire"]["superseded"]
+    assert killed["consensus"]["status"] == "disputed" and killed["consensus"]["text"] == "16–20"
+    assert killed["consensus"]["preferred"]["outlet"] == "Dnipro Live"
+
+    write_article(r, dnipro_version(3, 27, "2025-08-20T18:30:00+03:00"))
+    alerts += process_pending(r, make_config())
     # the same history drives CHANGED alerts (alerts.detect) and the breakdown's timeline
     changed = sorted(a.title for a in alerts if a.kind == "changed")
     assert changed == ["CHANGED: killed 16 → 27 (Dnipro Live)", "CHANGED: killed 8 → 16 (Dnipro Live)"]
-    assert any(a.kind == "diverging" and a.place == "Dnipro" for a in alerts)
-
     ev = EventSet(load_histories(r)).breakdown("2025-08-20-dnipro")
     killed = metric(ev, "killed")
     reports = by_outlet(killed)
     assert reports["Dnipro Live"]["timeline_text"] == "8 → 16 → 27"
-    assert reports["Dnipro Live"]["official"] and not reports["Wire"]["official"]
-    assert killed["consensus"]["status"] == "disputed"
-    preferred = killed["consensus"]["preferred"]
-    assert (preferred["outlet"], preferred["value"], preferred["text"]) == ("Dnipro Live", 27, "27")
+    # by evening the wire's 20 is an earlier toll, more than six hours older: outdated, not disputed
+    assert reports["Wire"]["superseded"] and not reports["Wire"]["diverging"]
+    assert killed["consensus"]["status"] == "agreed" and killed["consensus"]["text"] == "27"
+    assert ev["divergences"] == []
     whats = [(t["outlet"], t["what"]) for t in ev["timeline"]]
     assert whats == [("Dnipro Live", "reported 8"), ("Dnipro Live", "updated: 8 → 16"), ("Wire", "reported 20"),
                      ("Dnipro Live", "updated: 16 → 27")]
