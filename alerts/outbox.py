@@ -85,6 +85,7 @@ class Policy:
     claim_idle_ms: int = 60_000  # a pending entry idle this long belongs to a dead worker: claim it
     batch: int = 50
     bounce_limit: int = subscriptions.BOUNCE_LIMIT
+    mark_patience: float = 120.0  # seconds to keep trying to record a delivery while Redis is away
 
     @classmethod
     def from_config(cls, config: Config, **overrides) -> Policy:
@@ -310,12 +311,23 @@ class _Delivery:
 
     # -- outcomes (each one MULTI) --
     def _done(self, entry_id: str, fields: dict, keys: list[str]) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        for k in keys:
-            pipe.sadd(alert_delivered_key(k), fields["sub"])
-        pipe.xack(OUTBOX_STREAM, OUTBOX_GROUP, entry_id)
-        pipe.xdel(OUTBOX_STREAM, entry_id)
-        pipe.execute()
+        """Mark delivered + XACK + XDEL in one MULTI. The receiver has it already: if Redis is away,
+        keep trying for a while (``mark_patience``) rather than leave it to be sent again."""
+        deadline = time.monotonic() + self.policy.mark_patience
+        while True:
+            try:
+                pipe = self.redis.pipeline(transaction=True)
+                for k in keys:
+                    pipe.sadd(alert_delivered_key(k), fields["sub"])
+                pipe.xack(OUTBOX_STREAM, OUTBOX_GROUP, entry_id)
+                pipe.xdel(OUTBOX_STREAM, entry_id)
+                pipe.execute()
+                return
+            except (redis_lib.ConnectionError, redis_lib.TimeoutError) as e:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("delivered, but Redis is unreachable to record it (%s); retrying", e)
+                time.sleep(0.5)
 
     def _drop(self, entry_id: str) -> None:
         pipe = self.redis.pipeline(transaction=True)
@@ -418,12 +430,12 @@ class _Delivery:
                     return
             self._failed(entry_id, fields, str(e))
             return
+        self._success(entry_id, fields, alerts, digest)  # recorded first: the rest may be lost
         pipe = r.pipeline(transaction=False)
         pipe.incr(rate_key(sid, hour))
         pipe.expire(rate_key(sid, hour), 7200)
         pipe.hdel(BOUNCES_KEY, sid)
         pipe.execute()
-        self._success(entry_id, fields, alerts, digest)
 
     def _webhook(self, entry_id, fields, sub: Subscription, alerts, digest: str) -> None:
         s = self.settings
@@ -449,8 +461,8 @@ class _Delivery:
 
     def _success(self, entry_id, fields, alerts, digest: str) -> None:
         self._done(entry_id, fields, [a.key for a in alerts])
-        clear_delivery_error(self.redis, fields["sub"])
         self.stats.sent += 1
+        clear_delivery_error(self.redis, fields["sub"])
         self.stats.alerts += len(alerts)
         self.stats.digests += bool(digest)
 
