@@ -30,11 +30,12 @@ _WORDS = (
 )
 # digits: not inside words or codes ("F-16", "Kh-101", "Shahed-136", "18:00", "2.9", "$50", "20%"); a hyphen
 # followed by a digit is allowed, so "10-12" yields 10 and 12 and the range is read from the gap.
-_DIGITS = (r"(?<![\w$€£#/.,:])(?<![A-Za-z]-)(?<![A-Za-z]–)(?:\d{1,3}(?:,\d{3})+|\d+)"
+_DIGITS = (r"(?=\d)(?<![\w$€£#/.,:])(?<![A-Za-z]-)(?<![A-Za-z]–)(?:\d{1,3}(?:,\d{3})+|\d+)"
            r"(?![\w%]|[.,:]\d|[-–][A-Za-z]|\s?(?:%|per\s?cent))")
 _NUM = r"(?:" + _DIGITS + r"|" + _WORDS + r")"
 _NUM_RE = re.compile(_NUM, re.IGNORECASE)
 _DIGITS_RE = re.compile(_DIGITS)
+_WORDS_RE = re.compile(_WORDS, re.IGNORECASE)
 _NUMBER_WORDS = frozenset(_UNITS + _TENS + ["hundred", "thousand", "dozen"])
 _LETTERS_RE = re.compile(r"[a-z]+")
 _DIGIT_RE = re.compile(r"\d")
@@ -123,7 +124,10 @@ def find_numbers(text: str) -> list[NumberToken]:
     if not words and not _DIGIT_RE.search(text):
         return []
     singles: list[NumberToken] = []
-    for m in (_NUM_RE if words else _DIGITS_RE).finditer(text):
+    matches = list(_DIGITS_RE.finditer(text))
+    if words:  # number words are rarer: a second pass only when one is present
+        matches = sorted(matches + list(_WORDS_RE.finditer(text)), key=lambda m: m.start())
+    for m in matches:
         s = m.group(0)
         v = parse_number(s)
         if v is not None:
