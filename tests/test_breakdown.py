@@ -223,3 +223,23 @@ def test_local_and_wire_names_diverge_within_one_event_in_the_pipeline(redis_cli
     assert set(by_outlet(metric(ev, "killed"))) == {"Kyiv Local", "Wire"}
     assert ev["names"] == ["Obolonskyi district", "the Ukrainian capital"]
     assert date.fromisoformat(ev["night"]) == date(2025, 8, 1)
+
+
+def test_events_cache_serves_the_old_set_while_it_rebuilds(redis_client):
+    import time
+
+    from alerts.breakdown import EventsCache
+
+    r = redis_client
+    write_article(r, dnipro_version(1, 8, "2025-08-20T07:05:00+03:00"))
+    cache = EventsCache()
+    first = cache.get(r)
+    assert list(first.events) == ["2025-08-20-dnipro"]
+    assert cache.get(r) is first  # nothing new stored: no rebuild
+    write_article(r, guardian_article())
+    assert cache.get(r) is first  # stale while the rebuild runs in the background
+    deadline = time.monotonic() + 10
+    while (current := cache.get(r)) is first and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "2025-07-04-kyiv" in current.events
+    assert cache.get(r, wait=True) is current

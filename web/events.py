@@ -16,7 +16,15 @@ from web.deps import get_redis
 from web.templating import templates
 
 router = APIRouter(tags=["events"])
-_cache = EventsCache()
+
+
+def _events(request: Request):
+    """This app's EventSet (one cache per app, kept on app.state)."""
+    state = request.app.state
+    cache = getattr(state, "events_cache", None)
+    if cache is None:
+        cache = state.events_cache = EventsCache()
+    return cache.get(get_redis(request))
 
 
 def safe_url(url: str | None) -> str:
@@ -45,13 +53,13 @@ def _clean_links(view: dict) -> dict:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 @router.get("/events", response_class=HTMLResponse, summary="Events, newest night first")
 def events_list(request: Request):
-    events = _cache.get(get_redis(request)).summaries()
+    events = _events(request).summaries()
     return templates.TemplateResponse(request, "events.html", {"events": events})
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse, summary="One event's breakdown")
 def event_page(event_id: str, request: Request):
-    events = _cache.get(get_redis(request))
+    events = _events(request)
     view = events.breakdown(event_id)
     if view is None:
         near = events.nearest(event_id)
