@@ -378,11 +378,10 @@ class Event:
                 self.text = Counter(dict(self.text.most_common(MAX_TERMS)))
 
 
-def _paragraph_of(body: str, sentence: str) -> int:
-    if not sentence:
-        return -1
-    pos = body.find(sentence[:80])
-    return body.count("\n", 0, pos) if pos >= 0 else -1
+def _paragraph_of(body: str, sentence: str) -> int | None:
+    """The index of the body paragraph holding ``sentence``; None when it is not found there."""
+    pos = body.find(sentence[:80]) if sentence else -1
+    return body.count("\n", 0, pos) if pos >= 0 else None
 
 
 def _figure_place(fig: Figure, context: str) -> tuple[Place, str]:
@@ -397,7 +396,7 @@ def _figure_place(fig: Figure, context: str) -> tuple[Place, str]:
 
 def place_figures(article: Article, first: datetime | None = None, night_of=None) -> list[Placed]:
     """Event-scope figures of one article version with their (night, place). ``first`` is the
-    article's first publication time (default: this version's); ``night_of(base, places, counts)``
+    article's first publication time (default: this version's); ``night_of(base, places, text)``
     settles an evening publication with no wording cue (the Grouper passes its similarity test)."""
     first = first or article.published or article.fetched_at
     context = f"{article.title}\n{article.body}"
@@ -416,8 +415,9 @@ def place_figures(article: Article, first: datetime | None = None, night_of=None
     # explicit nights per (place, paragraph), for undated figures next to dated ones
     dated: dict[tuple[Place, int], set[date]] = {}
     for fig, place in zip(figs, placed_at, strict=True):
-        if fig.night is not None:
-            dated.setdefault((place, _paragraph_of(article.body, fig.sentence)), set()).add(fig.night)
+        para = _paragraph_of(article.body, fig.sentence)
+        if fig.night is not None and para is not None:
+            dated.setdefault((place, para), set()).add(fig.night)
     out: list[Placed] = []
     for fig, place in zip(figs, placed_at, strict=True):
         if fig.night is not None:

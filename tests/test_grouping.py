@@ -80,6 +80,11 @@ def test_night_stated_inherited_in_the_paragraph_or_from_publication():
     assert got[("killed", "Poltava")] == (date(2025, 7, 3), "stated")
     assert got[("injured", "Poltava")] == (date(2025, 7, 3), "same paragraph")
     assert got[("injured", "Kyiv")] == (date(2025, 7, 4), "published")
+    # figures whose sentences are not in the body (no paragraph known) inherit nothing
+    bare = art("https://w.example/2", "Wire", "2025-07-04T08:00:00+03:00", [
+        Figure("aerial_weapons_launched", 537, location="Ukraine", night=date(2025, 6, 29)),
+        Figure("drones_launched", 539, location="Ukraine")])
+    assert sorted(p.event_id for p in place_figures(bare)) == ["2025-06-29-ukraine", "2025-07-04-ukraine"]
 
 
 def test_evening_publication_words_decide_the_night():
