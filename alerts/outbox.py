@@ -55,11 +55,12 @@ from alerts.history import (
     split_outbox_member,
 )
 from alerts.subscriptions import Subscription, all_subscriptions, matches
-from alerts.unsubscribe import make_token, unsubscribe_url
+from alerts.unsubscribe import make_token, server_secret, unsubscribe_url
 from tallywatch.config import Config
 from tallywatch.store import (
     ALERTS_OUTBOX,
     BOUNCES_KEY,
+    DELIVERY_ERRORS_KEY,
     DIGEST_LAST_KEY,
     DIGEST_PERIOD_KEY,
     OUTBOX_DEAD,
@@ -308,6 +309,8 @@ class _Delivery:
         self.stats = stats
         self.subs = {s.id: s for s in all_subscriptions(redis, config)}
         self.mailer = mail.Mailer(config.settings.smtp)
+        self.secret: bytes | None = None  # the unsubscribe-token secret, read once per pass
+        self.erred = set(redis.hkeys(DELIVERY_ERRORS_KEY))  # subscribers with a failure on record
 
     # -- outcomes (each one MULTI) --
     def _done(self, entry_id: str, fields: dict, keys: list[str]) -> None:
@@ -359,6 +362,7 @@ class _Delivery:
         attempt = int(fields.get("attempt", 0)) + 1
         fields = {**fields, "attempt": str(attempt), "error": error[:500]}
         note_delivery_error(self.redis, sid, error, 1)
+        self.erred.add(sid)
         self.stats.errors.append(error)
         if permanent or attempt >= self.policy.max_attempts:
             self._dead(entry_id, fields, error)
@@ -401,7 +405,9 @@ class _Delivery:
             self._webhook(entry_id, fields, sub, alerts, digest)
 
     def _unsubscribe_url(self, sub: Subscription) -> str:
-        return unsubscribe_url(self.settings.public_url, make_token(self.redis, sub.id, sub.created_at))
+        if self.secret is None:
+            self.secret = server_secret(self.redis)
+        return unsubscribe_url(self.settings.public_url, make_token(self.secret, sub.id, sub.created_at))
 
     def _email(self, entry_id, fields, sub: Subscription, alerts, digest: str) -> None:
         r, sid = self.redis, sub.id
@@ -462,7 +468,9 @@ class _Delivery:
     def _success(self, entry_id, fields, alerts, digest: str) -> None:
         self._done(entry_id, fields, [a.key for a in alerts])
         self.stats.sent += 1
-        clear_delivery_error(self.redis, fields["sub"])
+        if fields["sub"] in self.erred:
+            clear_delivery_error(self.redis, fields["sub"])
+            self.erred.discard(fields["sub"])
         self.stats.alerts += len(alerts)
         self.stats.digests += bool(digest)
 

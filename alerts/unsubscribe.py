@@ -40,8 +40,10 @@ def _mac(secret: bytes, sid: str, created_at: float) -> bytes:
     return hmac.new(secret, f"unsubscribe\x00{sid}\x00{created_at:.6f}".encode(), hashlib.sha256).digest()
 
 
-def make_token(redis, sid: str, created_at: float = 0.0) -> str:
-    return f"{_b64(sid.encode('utf-8'))}.{_b64(_mac(server_secret(redis), sid, created_at))}"
+def make_token(redis_or_secret, sid: str, created_at: float = 0.0) -> str:
+    """The token for subscription ``sid``; give a Redis client, or the server secret itself."""
+    secret = redis_or_secret if isinstance(redis_or_secret, bytes) else server_secret(redis_or_secret)
+    return f"{_b64(sid.encode('utf-8'))}.{_b64(_mac(secret, sid, created_at))}"
 
 
 def token_subscriber(token: str) -> str | None:
