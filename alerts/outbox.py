@@ -548,10 +548,12 @@ def redrive(redis, ids: list[str] | None = None) -> int:
 
 
 def queued(redis) -> dict:
-    """Counts for status lines: stream backlog, delayed (retrying), dead, staged."""
-    return {
-        "stream": redis.xlen(OUTBOX_STREAM) if redis.exists(OUTBOX_STREAM) else 0,
-        "delayed": redis.zcard(OUTBOX_DELAYED),
-        "dead": redis.hlen(OUTBOX_DEAD),
-        "staged": redis.zcard(ALERTS_OUTBOX),
-    }
+    """Counts for status lines, read in one MULTI: stream backlog, delayed (retrying), dead, staged."""
+    pipe = redis.pipeline(transaction=True)
+    pipe.exists(OUTBOX_STREAM)
+    pipe.xlen(OUTBOX_STREAM)
+    pipe.zcard(OUTBOX_DELAYED)
+    pipe.hlen(OUTBOX_DEAD)
+    pipe.zcard(ALERTS_OUTBOX)
+    exists, stream, delayed, dead, staged = pipe.execute()
+    return {"stream": stream if exists else 0, "delayed": delayed, "dead": dead, "staged": staged}

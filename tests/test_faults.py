@@ -128,7 +128,8 @@ def test_smtp_down_for_a_while_then_back(redis_client):
     try:
         time.sleep(1.5)  # the server is down: everything fails and is retried
         assert not any(delivered_to(r, a.key) for a in alerts)
-        assert outbox.queued(r)["delayed"] + outbox.queued(r)["stream"] == 20 and outbox.queued(r)["dead"] == 0
+        q = outbox.queued(r)
+        assert q["delayed"] + q["stream"] == 20 and q["dead"] == 0
         smtp = Smtp(port=port).start()
         wait_for(lambda: all_delivered(r, alerts, ["ana", "ben"]), 20, "every email")
     finally:
