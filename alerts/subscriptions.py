@@ -221,6 +221,9 @@ def parse(data: dict, *, allow_private: bool = False, source: str = "api", now: 
             msg = err["msg"].removeprefix("Value error, ")
             errs.append((_field_name(err["loc"]), msg))
         raise SubscriptionError(errs) from None
+    if sub.cadence == "digest" and source != "config":
+        raise SubscriptionError([("cadence", "use 'instant', 'hourly' or 'daily' ('digest' is the config file's "
+                                             "schedule-driven digest)")])
     if sub.webhook and not sub.secrets:
         sub.secrets = [new_secret()]
     return sub

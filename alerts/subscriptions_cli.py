@@ -43,7 +43,7 @@ def add_subscribe_arguments(sp) -> None:
     sp.add_argument("--outlet", action="append", help="only alerts involving this outlet (repeatable)")
     sp.add_argument("--min-value", type=float, help="only alerts with a figure at least this large")
     sp.add_argument("--keyword", action="append", help="only alerts mentioning this (repeatable)")
-    sp.add_argument("--cadence", default="instant", help="instant, hourly, daily or digest (default instant)")
+    sp.add_argument("--cadence", default="instant", help="instant, hourly or daily (default instant)")
     sp.add_argument("--at", help="daily: local time HH:MM (default 07:00)")
     sp.add_argument("--timezone", default="UTC", help="daily: IANA time zone (default UTC)")
     sp.add_argument("--replace", action="store_true", help="replace an existing subscription with this id")

@@ -59,6 +59,7 @@ def test_validation_names_the_fields():
     assert "metrics" in errors({"id": "a", "email": "a@example.org", "metrics": ["drones"]})
     assert "min_value" in errors({"id": "a", "email": "a@example.org", "min_value": -1})
     assert "cadence" in errors({"id": "a", "email": "a@example.org", "cadence": "weekly"})
+    assert "cadence" in errors({"id": "a", "email": "a@example.org", "cadence": "digest"})
     assert "at" in errors({"id": "a", "email": "a@example.org", "cadence": "daily", "at": "25:00"})
     assert "timezone" in errors({"id": "a", "email": "a@example.org", "cadence": "daily", "timezone": "Kyiv"})
     assert "id" in errors({"id": "a b", "email": "a@example.org"})
