@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 import redis as redis_lib
 from apscheduler.executors.asyncio import AsyncIOExecutor
@@ -78,6 +78,20 @@ def claim_key(job_id: str, run_time: datetime) -> str:
     return f"tw:scheduler:fired:{job_id}:{int(run_time.timestamp())}"
 
 
+def inflight_key(instance_id: str) -> str:
+    """Set of "job_id|epoch" fire times this instance claimed and has not finished yet."""
+    return f"tw:scheduler:inflight:{instance_id}"
+
+
+def inflight_member(job_id: str, t: datetime) -> str:
+    return f"{job_id}|{t.timestamp()}"
+
+
+def split_inflight(member: str) -> tuple[str, datetime]:
+    job_id, _, ts = member.rpartition("|")
+    return job_id, datetime.fromtimestamp(float(ts), UTC)
+
+
 class ClaimingExecutor(AsyncIOExecutor):
     """Runs coroutine jobs on the event loop, one run of a job at a time, dropping no fire time.
 
@@ -99,6 +113,17 @@ class ClaimingExecutor(AsyncIOExecutor):
         if not fresh:
             log.info("job %s at %s was already run by another scheduler; skipped", job.id, run_times[-1])
             return
+        self._run(job, fresh)
+
+    def take_over(self, job, run_times: list[datetime]) -> None:
+        """Run fire times a dead scheduler had claimed but not finished."""
+        for t in run_times:
+            self.client.set(claim_key(job.id, t), self.instance_id, ex=CLAIM_TTL)
+        log.warning("job %s: running %d fire time(s) a dead scheduler left unfinished", job.id, len(run_times))
+        self._run(job, run_times)
+
+    def _run(self, job, fresh: list[datetime]) -> None:
+        self.client.sadd(inflight_key(self.instance_id), *(inflight_member(job.id, t) for t in fresh))
         if not iscoroutinefunction_partial(job.func):
             super().submit_job(job, fresh)
             return
@@ -128,6 +153,7 @@ class ClaimingExecutor(AsyncIOExecutor):
                         events = []
                     finally:
                         scheduled_for.reset(token)
+                        self.client.srem(inflight_key(self.instance_id), inflight_member(job.id, t))
                     for event in events:
                         self._scheduler._dispatch_event(event)
                 with self._lock:

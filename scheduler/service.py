@@ -18,6 +18,7 @@ stored are processed, the leader lock is released, then the process exits.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import time
@@ -27,8 +28,8 @@ from datetime import UTC, datetime
 
 from scheduler import jobs
 from scheduler.history import Run, record_run
-from scheduler.jobstore import ClaimingExecutor, GuardedRedisJobStore, scheduled_for
-from scheduler.leader import LeaderLock, forget_instance, heartbeat, new_instance_id
+from scheduler.jobstore import ClaimingExecutor, GuardedRedisJobStore, inflight_key, scheduled_for, split_inflight
+from scheduler.leader import INSTANCES_KEY, LeaderLock, forget_instance, heartbeat, new_instance_id
 from tallywatch.config import Config, parse_schedule
 from tallywatch.observability import init_sentry, report_exception
 
@@ -118,6 +119,7 @@ class Service:
         self.active: set[asyncio.Task] = set()  # jobs in progress
         self.runner = None
         self.scheduler = None
+        self.executor: ClaimingExecutor | None = None
         self.store: GuardedRedisJobStore | None = None
 
     # -- jobs -------------------------------------------------------------------------------------
@@ -238,12 +240,32 @@ class Service:
             self.is_leader = True
             self.sync_jobs_from_config()
             self.scheduler.resume()
+            self.recover_unfinished_runs()
         elif not leader and self.is_leader:
             log.error("leadership lost: pausing the scheduler")
             self.is_leader = False
             self.scheduler.pause()
         elif leader:
             self.scheduler.wakeup()
+
+    def recover_unfinished_runs(self) -> None:
+        """Fire times claimed by schedulers that died before finishing them are run here, so a
+        leader dying mid-run loses no run. Dead = no heartbeat for 2.5 ticks (live ones beat every tick)."""
+        now = time.time()
+        for instance, raw in self.redis.hgetall(INSTANCES_KEY).items():
+            if instance == self.instance_id or now - json.loads(raw)["seen"] <= 2.5 * self.tick_seconds:
+                continue
+            members = self.redis.smembers(inflight_key(instance))
+            by_job: dict[str, list[datetime]] = {}
+            for member in members:
+                job_id, fire = split_inflight(member)
+                by_job.setdefault(job_id, []).append(fire)
+            for job_id, fires in by_job.items():
+                job = self.scheduler.get_job(job_id)
+                if job is not None:
+                    self.executor.take_over(job, sorted(fires))
+            self.redis.delete(inflight_key(instance))
+            forget_instance(self.redis, instance)
 
     # -- life cycle ------------------------------------------------------------------------------
     def _watchdog(self) -> None:
@@ -271,10 +293,10 @@ class Service:
             loop.add_signal_handler(sig, self.request_stop, sig)
         self.runner = AsyncCrawlerRunner(crawl_settings(self.config))
         self.store = GuardedRedisJobStore(self.redis)
+        self.executor = ClaimingExecutor(self.redis, self.instance_id, self._coalesced)
         self.scheduler = AsyncIOScheduler(
             event_loop=loop, timezone=self.config.settings.timezone, job_defaults=JOB_DEFAULTS,
-            jobstores={"default": self.store},
-            executors={"default": ClaimingExecutor(self.redis, self.instance_id, self._coalesced)})
+            jobstores={"default": self.store}, executors={"default": self.executor})
         jobs.bind(self)
         self.scheduler.start(paused=True)
         log.info("scheduler %s started: %d enabled sources%s", self.instance_id, len(self.barrier.source_ids),
@@ -286,6 +308,7 @@ class Service:
             self.tick()
             if self.is_leader and time.monotonic() - last_watch >= WATCHDOG_SECONDS:
                 last_watch = time.monotonic()
+                self.recover_unfinished_runs()
                 await asyncio.to_thread(self._watchdog)
             if not self.is_leader and self.tick_seconds:
                 log.debug("standing by: %s leads", self.lock.holder())

@@ -226,9 +226,14 @@ def test_one_leader_and_failover_without_skipped_or_doubled_runs(tmp_path, site,
         assert {r.instance for r in runs(redis_client, JOB)} == {redis_client.get(LEADER_KEY)}  # only the leader
         leader = procs[0] if procs[0].pid == leader_pid else procs[1]
         standby = procs[1] if leader is procs[0] else procs[0]
-        # kill the leader between two runs (a run was just recorded)
-        n = len(runs(redis_client, JOB))
-        wait_for(lambda: len(runs(redis_client, JOB)) > n, 10, "a fresh run")
+        # from now on each crawl takes 1.5 s (the feed answers slowly): kill the leader mid-run
+        feed_path = site.feed_path("news")
+        body, content_type, _ = site.render_feed("news")
+        site.set_raw(feed_path, body=body, content_type=content_type, delay=1.5, conditional=False)
+        seen = site.requests_started[feed_path]
+        wait_for(lambda: site.requests_started[feed_path] > seen, 10, "a crawl to start")
+        time.sleep(0.3)
+        assert redis_client.smembers(f"tw:scheduler:inflight:{redis_client.get(LEADER_KEY)}"), "no run in flight"
         leader.kill()
         killed_at = time.time()
         leader.wait(10)
@@ -244,6 +249,8 @@ def test_one_leader_and_failover_without_skipped_or_doubled_runs(tmp_path, site,
             stop(p)
     history = sorted(runs(redis_client, JOB), key=lambda r: r.scheduled_for or 0)
     fires = [r.scheduled_for for r in history if r.scheduled_for]
+    new_leader_log = logs[0 if standby is procs[0] else 1].read_text()
+    assert "a dead scheduler left unfinished" in new_leader_log  # the run killed mid-way was run again
     assert len(fires) == len(set(fires)), "a fire time ran twice"
     gaps = [b - a for a, b in zip(fires, fires[1:], strict=False)]
     assert max(gaps) <= 3.0 + 0.01, f"a fire time was skipped: gaps {gaps}"
