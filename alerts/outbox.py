@@ -475,6 +475,22 @@ class _Delivery:
         self.stats.digests += bool(digest)
 
 
+PRUNE_LOCK = OUTBOX_STREAM + ":prune"
+
+
+def prune_consumers(redis, idle_ms: int = 3_600_000, every: int = 300) -> int:
+    """Delete group consumers idle for ``idle_ms`` with nothing pending (per-process names pile up);
+    runs at most once per ``every`` seconds across processes."""
+    if not redis.set(PRUNE_LOCK, "1", nx=True, ex=every):
+        return 0
+    n = 0
+    for c in redis.xinfo_consumers(OUTBOX_STREAM, OUTBOX_GROUP):
+        if int(c.get("pending", 0)) == 0 and int(c.get("idle", 0)) > idle_ms:
+            redis.xgroup_delconsumer(OUTBOX_STREAM, OUTBOX_GROUP, c["name"])
+            n += 1
+    return n
+
+
 def deliver_pass(redis, config: Config, consumer: str = "deliver", policy: Policy | None = None,
                  stop=None) -> PassStats:
     """Deliver everything that is due now: delayed entries whose time has come, this consumer's
@@ -486,6 +502,7 @@ def deliver_pass(redis, config: Config, consumer: str = "deliver", policy: Polic
     try:
         enqueue_staged(redis, ctx.subs)
         promote_due(redis)
+        prune_consumers(redis)
         for entry_id, fields in _entries(redis, consumer, policy):
             ctx.handle(entry_id, fields)
             if stop is not None and stop.is_set():

@@ -11,7 +11,7 @@
    then the entry is XACKed.
 3. The staged deliveries go into the outbox stream (:mod:`alerts.outbox`: one email per subscriber
    with the batch, one signed POST per alert for webhooks) and, unless ``deliver=False``, one
-   delivery pass runs (consumer ``<consumer>-deliver``): a success marks (alert, subscriber)
+   delivery pass runs (consumer ``<consumer>-deliver-<host>-<pid>``): a success marks (alert, subscriber)
    delivered before the entry is acknowledged; a failure is retried with backoff, then dead-lettered.
    A separate ``tallywatch deliver`` worker may run the passes instead (or as well).
 """
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from datetime import UTC, datetime
 
@@ -159,5 +161,7 @@ def process_pending(
     outbox.enqueue_staged(redis, {s.id: s for s in subs})
     if deliver:
         outbox.enqueue_digests(redis, subs)
-        deliver_outbox(redis, config, f"{consumer}-deliver", policy)
+        # a consumer name of this process alone: two processes reading one name's pending entries
+        # could both send them; what a dead process leaves is claimed by the next pass after claim_idle
+        deliver_outbox(redis, config, f"{consumer}-deliver-{socket.gethostname()}-{os.getpid()}", policy)
     return created

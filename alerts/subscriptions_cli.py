@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import threading
@@ -164,8 +165,10 @@ def run_deliveries(args, config: Config, redis, out) -> int:
 
 
 def add_deliver_arguments(sp) -> None:
-    sp.add_argument("--consumer", default=f"deliver-{socket.gethostname()}",
-                    help="consumer name in the outbox group (one per worker process; default deliver-<host>)")
+    sp.add_argument("--consumer", default=f"deliver-{socket.gethostname()}-{os.getpid()}",
+                    help="consumer name in the outbox group, never used by two running processes at once "
+                         "(default deliver-<host>-<pid>; a stable name re-reads its own unacknowledged "
+                         "deliveries at once after a restart, others are taken over after --claim-idle)")
     sp.add_argument("--once", action="store_true", help="one pass, then exit")
     sp.add_argument("--poll", type=float, default=0.5, help="seconds between passes when idle")
     sp.add_argument("--claim-idle", type=float, default=60.0,
