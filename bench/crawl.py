@@ -25,12 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scheduler.newssite import NewsSite  # noqa: E402
 from tests.conftest import RedisServer  # noqa: E402
 
-PARAGRAPHS = [
+FIGURES = [
     "Russia launched {n} attack drones and {m} missiles at Ukraine overnight, the air force said on {day}.",
     "Air defences shot down {k} of the drones over the {region} region, officials said in a statement.",
     "At least {w} people were injured in {city}, the regional governor wrote on Telegram.",
-    "Emergency crews worked through the night to put out fires in residential buildings and warehouses.",
-    "The attack came hours after talks between the two sides ended without agreement, officials said.",
+]
+PROSE = [
+    "Emergency crews worked through the night to put out fires in residential buildings and warehouses, "
+    "and volunteers handed out water and blankets to families who had spent hours in basements and metro "
+    "stations while explosions echoed across the city.",
+    "The attack came hours after talks between the two sides ended without agreement, and diplomats in "
+    "several European capitals said they expected new sanctions to be discussed at a meeting next week.",
+    "Residents described a long and sleepless night. Windows were blown out in apartment blocks, cars "
+    "burned in a courtyard and a kindergarten was damaged, according to local officials and witnesses.",
+    "Analysts say the pattern of the strikes suggests an effort to exhaust air defences before winter, "
+    "when damage to the power grid would weigh most heavily on civilians.",
 ]
 CITIES = ["Kyiv", "Kharkiv", "Odesa", "Dnipro", "Lviv", "Zaporizhzhia", "Sumy", "Poltava"]
 
@@ -38,8 +47,9 @@ CITIES = ["Kyiv", "Kharkiv", "Odesa", "Dnipro", "Lviv", "Zaporizhzhia", "Sumy", 
 def body(i: int, j: int) -> str:
     words = dict(n=100 + i % 400, m=5 + j % 20, k=80 + i % 300, w=1 + (i + j) % 40, day="Friday",
                  region=CITIES[(i + 1) % 8], city=CITIES[(i + j) % 8])
-    paras = [p.format(**words) for p in PARAGRAPHS]
-    return "\n".join(paras * 4)  # ~600 words
+    # a typical ~600-word report: three sentences with figures, the rest prose
+    paras = [p.format(**words) for p in FIGURES] + PROSE * 3
+    return "\n".join(paras)
 
 
 def serve_site(feeds: int, entries: int, ready) -> None:
