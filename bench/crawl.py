@@ -48,7 +48,7 @@ def body(i: int, j: int) -> str:
     words = dict(n=100 + i % 400, m=5 + j % 20, k=80 + i % 300, w=1 + (i + j) % 40, day="Friday",
                  region=CITIES[(i + 1) % 8], city=CITIES[(i + j) % 8])
     # a typical ~600-word report: three sentences with figures, the rest prose
-    paras = [p.format(**words) for p in FIGURES] + PROSE * 3
+    paras = [p.format(**words) for p in FIGURES] + PROSE * 4
     return "\n".join(paras)
 
 
