@@ -427,3 +427,29 @@ def test_filters_decide_who_gets_an_instant_alert(redis_client, receiver):
     for a in alerts:
         assert delivered_to(r, a.key) == {s for s in ("all", "big", "guardian", "injured")
                                           if subs.matches(subs.get(r, config, s), a)}
+
+
+def test_https_webhook_to_the_checked_address(redis_client, tls_cert, monkeypatch):
+    """HTTPS through the pinned connection: SNI and certificate checked against the host name,
+    the TCP connection made to the address that was checked."""
+    import ssl
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_cert[0]))
+    rec = Receiver()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(*map(str, tls_cert))
+    rec.server.socket = ctx.wrap_socket(rec.server.socket, server_side=True)
+    try:
+        r = redis_client
+        url = f"https://localhost:{rec.server.server_address[1]}/hook"
+        config = make_config(Subscriber(id="hook", webhook=url, secret=SECRET))
+        a = make_alert(1)
+        stage(r, config, [a], ["hook"])
+        assert deliver_pass(r, config, policy=FAST).sent == 1
+        assert rec.accepted_ids() == [a.key]
+        monkeypatch.delenv("SSL_CERT_FILE")  # an untrusted certificate is a failure, retried
+        stage(r, config, [make_alert(2)], ["hook"])
+        stats = deliver_pass(r, config, policy=FAST)
+        assert stats.failed == 1 and "CERTIFICATE_VERIFY_FAILED" in stats.errors[0]
+    finally:
+        rec.stop()
