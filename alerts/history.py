@@ -135,7 +135,7 @@ def delivery_health(redis, now: float | None = None) -> list[tuple[str, str]]:
         lines.append(("WARN", f"subscriber {sid}: last delivery failed at {when}: {d['error']}"))
     dead = redis.hlen(OUTBOX_DEAD)
     if dead:
-        lines.append(("FAIL", f"deliveries given up on: {dead} (tallywatch deliveries --failed; --redrive to retry)"))
+        lines.append(("WARN", f"deliveries given up on: {dead} (tallywatch deliveries --failed; --redrive to retry)"))
     from alerts.subscriptions import BOUNCE_LIMIT
 
     for sid, n in sorted(redis.hgetall(BOUNCES_KEY).items()):

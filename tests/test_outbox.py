@@ -212,7 +212,7 @@ def test_retries_with_backoff_then_dead_letter_then_redrive(redis_client, receiv
     stats = deliver_pass(r, config, policy=policy)  # attempt 3 = max_attempts: dead letter
     assert stats.dead == 1 and len(receiver.requests) == 3
     assert queued(r)["dead"] == 1 and queued(r)["delayed"] == 0
-    assert any(level == "FAIL" and "given up on: 1" in text for level, text in delivery_health(r))
+    assert any(level == "WARN" and "given up on: 1" in text for level, text in delivery_health(r))
     (dead,) = outbox.dead_letters(r)
     assert dead["attempts"] == 3 and "HTTP 500" in dead["error"] and json.loads(dead["fields"]["alerts"]) == [a.key]
 
