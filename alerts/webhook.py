@@ -4,7 +4,7 @@ webhook-signature; with several secrets — a rotation — one ``v1,<sig>`` per 
 Safety: the host is resolved and every address checked; a loopback, private, link-local, multicast or
 reserved address is refused unless ``allow_private`` (``settings.allow_private_webhooks``). The
 connection then goes to the checked address (no second lookup a DNS rebinding could change); no
-redirect is followed; connect and each read are bounded by ``timeout``.
+redirect is followed; connect and each read are bounded by ``timeout``, the whole exchange by twice it.
 
 Outcome: 2xx is success. 410 Gone raises :class:`WebhookGone` (the caller unsubscribes), 429 and 5xx
 raise :class:`WebhookError` with ``retry_after`` from a Retry-After header, other 4xx raise with
@@ -17,6 +17,7 @@ import http.client
 import logging
 import socket
 import ssl
+import threading
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -128,6 +129,21 @@ def post(url: str, secrets: str | list[str], msg_id: str, body: str, *, timeout:
         else:
             conn = _PinnedHTTP(parts.hostname, port, timeout=timeout)
         conn._tw_ip = ip
+        # ``timeout`` bounds each socket operation; this bounds the whole exchange (a receiver
+        # dripping its answer a byte at a time): at the deadline the socket is shut down
+        expired = threading.Event()
+
+        def _expire(conn=conn, expired=expired):
+            expired.set()
+            if conn.sock is not None:
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        timer = threading.Timer(timeout * 2, _expire)
+        timer.daemon = True
+        timer.start()
         try:
             try:
                 conn.request("POST", path, body=payload, headers=headers)
@@ -136,11 +152,16 @@ def post(url: str, secrets: str | list[str], msg_id: str, body: str, *, timeout:
                 continue  # try the next address
             resp = conn.getresponse()
             resp.read(65536)
+            if expired.is_set():  # cut off: what was read may look like an answer, it is not one
+                raise OSError("cut off")
             status = resp.status
             retry_after = _retry_after(resp.getheader("Retry-After"))
         except (OSError, http.client.HTTPException) as e:  # timeout, reset, bad answer
+            if expired.is_set():
+                raise WebhookError(f"{url}: no complete answer within {timeout * 2:g} s") from e
             raise WebhookError(f"{url}: {type(e).__name__}: {e}") from e
         finally:
+            timer.cancel()
             conn.close()
         if 200 <= status < 300:
             return status

@@ -453,3 +453,37 @@ def test_https_webhook_to_the_checked_address(redis_client, tls_cert, monkeypatc
         assert stats.failed == 1 and "CERTIFICATE_VERIFY_FAILED" in stats.errors[0]
     finally:
         rec.stop()
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off(redis_client):
+    """Each byte arrives well within the timeout, the whole answer never does: bounded anyway."""
+    import socket as socket_mod
+
+    srv = socket_mod.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip():
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        for ch in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
+            if stop.is_set():
+                break
+            try:
+                conn.send(bytes([ch]))
+            except OSError:
+                break
+            time.sleep(0.05)
+        conn.close()
+
+    t = threading.Thread(target=drip, daemon=True)
+    t.start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(webhook.WebhookError) as err:
+            webhook.post(f"http://127.0.0.1:{srv.getsockname()[1]}/hook", SECRET, "msg_1", "{}", timeout=0.4,
+                         allow_private=True)
+        assert time.monotonic() - t0 < 1.5
+        assert "no complete answer within 0.8 s" in str(err.value)
+    finally:
+        stop.set()
+        srv.close()
