@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -132,3 +134,31 @@ def test_deliveries_and_alert_endpoints(app, redis_client):
     got = app.get(f"/api/alerts/{a.key}", headers=AUTH).json()
     assert got["key"] == a.key and got["title"] == a.title
     assert app.get("/api/alerts/record:nope", headers=AUTH).status_code == 404
+
+
+def test_the_link_in_a_received_email_unsubscribes(app, redis_client):
+    """The List-Unsubscribe URL of a real email (aiosmtpd), POSTed as a mail client does (RFC 8058)."""
+    from urllib.parse import urlsplit
+
+    from tests.test_outbox import Smtp
+
+    r = redis_client
+    smtp = Smtp().start()
+    try:
+        config = app.app.state.config
+        config = replace(config, settings=replace(config.settings, smtp=replace(config.settings.smtp, port=smtp.port)))
+        app.app.state.config = config
+        assert app.post("/api/subscriptions", json={"id": "ana", "email": "ana@example.org"},
+                        headers=AUTH).status_code == 201
+        stage(r, config, [make_alert(1)], ["ana"])
+        assert outbox.deliver_pass(r, config, policy=FAST).sent == 1
+        (msg,) = smtp.messages
+        url = urlsplit(msg["List-Unsubscribe"].strip("<>"))
+        resp = app.post(f"{url.path}?{url.query}", content=b"List-Unsubscribe=One-Click",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert resp.status_code == 200
+        assert subs.get(r, config, "ana") is None
+        stage(r, config, [make_alert(2)], ["ana"])  # queued before, dropped now
+        assert outbox.deliver_pass(r, config, policy=FAST).sent == 0 and len(smtp.messages) == 1
+    finally:
+        smtp.stop()

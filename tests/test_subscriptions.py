@@ -177,3 +177,18 @@ def test_cli_deliveries_failed_and_redrive(redis_client, config_file, capsys):
     outbox.deliver_pass(r, config, policy=outbox.Policy(max_attempts=1))
     code, out, _ = run(config_file, capsys, "deliveries", "--redrive", "--all")
     assert out.strip() == "re-queued 1 delivery"
+
+
+def test_cli_deliver_once(redis_client, config_file, capsys):
+    from tests.test_outbox import Smtp
+
+    smtp = Smtp().start()
+    try:
+        smtp_table = f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\n\n[[subscribers]]'
+        config_file.write_text(config_file.read_text().replace("[[subscribers]]", smtp_table))
+        stage(redis_client, load_config(config_file), [make_alert(1)], ["cfg"])
+        code, out, _ = run(config_file, capsys, "deliver", "--once")
+        assert code == 0 and out.strip() == "delivered 1 (1 alerts, 0 digests), 0 to retry, 0 given up"
+        assert len(smtp.messages) == 1
+    finally:
+        smtp.stop()
