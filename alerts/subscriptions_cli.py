@@ -33,16 +33,16 @@ def _split(values: list[str] | None) -> list[str]:
 
 def add_subscribe_arguments(sp) -> None:
     sp.add_argument("id", help="subscription id (letters, digits, _ . @ + -)")
-    ch = sp.add_mutually_exclusive_group(required=True)
-    ch.add_argument("--email", help="deliver by email to this address")
-    ch.add_argument("--webhook", help="deliver by signed POST to this http(s) URL")
+    # checked by the model, not argparse, so every mistake is one line naming the flag
+    sp.add_argument("--email", help="deliver by email to this address (or --webhook)")
+    sp.add_argument("--webhook", help="deliver by signed POST to this http(s) URL (or --email)")
     sp.add_argument("--secret", action="append", metavar="WHSEC",
                     help="webhook signing secret (repeat while rotating; default: a new one, printed once)")
     sp.add_argument("--kinds", action="append", metavar="KIND[,KIND]", help="record, changed, diverging (default all)")
     sp.add_argument("--metric", action="append", metavar="METRIC", help="only this metric (repeatable)")
     sp.add_argument("--place", action="append", help="only this place (repeatable)")
     sp.add_argument("--outlet", action="append", help="only alerts involving this outlet (repeatable)")
-    sp.add_argument("--min-value", type=float, help="only alerts with a figure at least this large")
+    sp.add_argument("--min-value", help="only alerts with a figure at least this large")
     sp.add_argument("--keyword", action="append", help="only alerts mentioning this (repeatable)")
     sp.add_argument("--cadence", default="instant", help="instant, hourly or daily (default instant)")
     sp.add_argument("--at", help="daily: local time HH:MM (default 07:00)")
