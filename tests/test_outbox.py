@@ -487,3 +487,22 @@ def test_a_receiver_dripping_its_answer_is_cut_off(redis_client):
     finally:
         stop.set()
         srv.close()
+
+
+def test_daily_digest_at_a_local_time(redis_client, smtp):
+    r = redis_client
+    config = make_config(smtp_port=smtp.port)
+    t0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    subs.create(r, config, subs.parse({"id": "d", "email": "d@example.org", "cadence": "daily", "at": "08:30",
+                                       "timezone": "Europe/Kyiv"}, now=t0.timestamp()))
+    all_subs = subs.all_subscriptions(r, config)
+    enqueue_digests(r, all_subs, t0)  # first sight
+    a = make_alert(1, created_at=t0 + timedelta(hours=3))
+    record_alert(r, a, [])
+    next_day = datetime(2026, 7, 2, 5, 29, tzinfo=UTC)  # 08:29 in Kyiv (UTC+3)
+    assert enqueue_digests(r, all_subs, next_day) == 0
+    assert enqueue_digests(r, all_subs, next_day + timedelta(minutes=1)) == 1  # 08:30 local
+    assert enqueue_digests(r, all_subs, next_day + timedelta(hours=5)) == 0  # once a day
+    deliver_pass(r, config, policy=FAST)
+    (msg,) = smtp.messages
+    assert msg["Subject"] == f"[tallywatch] digest: 1 alert — {a.title}"
