@@ -111,6 +111,12 @@ class Mailer:
         self.client: smtplib.SMTP | None = None
 
     def send(self, msg: EmailMessage) -> None:
+        if self.client is not None:  # a kept connection the server may have dropped meanwhile
+            try:
+                if self.client.noop()[0] != 250:
+                    self.close()
+            except (OSError, smtplib.SMTPException):
+                self.close()
         try:
             if self.client is None:
                 self.client = _connect(self.smtp)
