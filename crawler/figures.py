@@ -25,6 +25,27 @@ __all__ = ["extract_figures"]
 
 _I = re.IGNORECASE
 
+
+class _LowRx:
+    """A case-insensitive pattern also compiled case-sensitively, to run on lower-cased text: Python's regex
+    engine scans a big case-insensitive alternation two to three times slower. The pattern source must not
+    need an upper-case letter (checked here); text whose lower-casing changes its length falls back."""
+
+    __slots__ = ("rx", "low")
+
+    def __init__(self, pattern: str):
+        bare = re.sub(r"\\.|\(\?P<\w+>", "", pattern)
+        if re.search(r"[A-Z]", bare):
+            raise ValueError(f"upper-case letter in a pattern run on lower-cased text: {pattern[:60]}")
+        self.rx = re.compile(pattern, _I)
+        self.low = re.compile(pattern)
+
+    def finditer(self, text: str, low: str):
+        return self.low.finditer(low) if len(low) == len(text) else self.rx.finditer(text)
+
+    def search(self, text: str, low: str):
+        return self.low.search(low) if len(low) == len(text) else self.rx.search(text)
+
 # ---------------------------------------------------------------- compiled patterns
 _HEAD_RES: list[tuple[str, re.Pattern]] = [
     ("aerial", re.compile(r"(?:" + V.AERIAL_HEADS + r")(?![\w-])", _I)),
@@ -38,6 +59,7 @@ _HEAD_RES: list[tuple[str, re.Pattern]] = [
 ]
 _HEAD_KINDS = [k for k, _ in _HEAD_RES]
 _HEAD_ALL_RE = re.compile("|".join(f"(?P<{k}>{rx.pattern})" for k, rx in _HEAD_RES), _I)
+_HEAD_ALL_LOW = _LowRx(_HEAD_ALL_RE.pattern).low  # on lower-cased text
 _SINGULAR_OK = re.compile(r"(?:people|children|men|women|others|victims|employees|workers|officers|"
                           r"kids|babies|dead|wounded|injured|deaths|fatalities|injuries|air\s+targets|"
                           r"projectiles|aerial\s+weapons|air\s+weapons|attack)$|s$", _I)
@@ -68,6 +90,8 @@ _RIGHT_VERB_RE = re.compile(
 _QUAL_RES = [(q, re.compile(r"\b(?:" + pat + r")\s+(?:(?:a|the)\s+)?(?:(?:new\s+|previous\s+)?record(?:-\w+)?\s+"
                             r"(?:of\s+)?|total\s+of\s+|further\s+|another\s+)?$", _I))
              for q, pat in V.QUALIFIERS]
+# any of _QUAL_RES, case-sensitive on lower-cased text: one scan settles the usual "no qualifier"
+_QUAL_ANY_RE = _LowRx("|".join(f"(?:{rx.pattern})" for _, rx in _QUAL_RES)).low
 _QUAL_AFTER_RE = re.compile(r"^(?:\s+or\s+so|-odd|\s+or\s+more\b|\+)", _I)
 _ADJACENT_LEFT_RE = re.compile(
     r"\b(?P<verb>" + _RIGHT_ACTION + r"|launching|firing|sending|using|dropping|attacked\s+with)\s+"
@@ -88,6 +112,10 @@ _UNIT_AFTER_RE = re.compile(
     r"gmt\b|utc\b|kg\b|tonnes?\b|tons?\b|hryvnias?\b|dollars?\b|euros?\b|rubles?\b|roubles?\b|nights?\b)",
     _I,
 )
+# words _CURRENCY_BEFORE_RE can end with (a cheap test before the pattern)
+_CURRENCY_WORDS = ("usd", "eur", "uah", "no.", "number", "age", "aged", "of", "page", "article", "resolution",
+                   "flight", "route", "building", "house", "street", "apartment", "floor")
+_RATE_KEYS = ("night", "day", "week", "month", "year", "daily")
 _CURRENCY_BEFORE_RE = re.compile(r"(?:[$€£]|\b(?:usd|eur|uah|no\.|number|aged?|ages\s+of|page|article|"
                                  r"resolution|flight|route|building|house|street|apartment|floor)\s*)$", _I)
 _SUBSET_RE = re.compile(r"\b(?:including|among\s+them|among\s+whom|among\s+those|of\s+whom|of\s+them"
@@ -102,10 +130,10 @@ _AVERAGE_RE = re.compile(V.AVERAGE_BEFORE, _I)
 _MODAL_RE = re.compile(r"\b" + V.MODALS + r"\s+(?:\w+\s+)?$", _I)
 _NEGATED_RE = re.compile(r"\b(?:not|never|no|failed\s+to|fail\s+to|unable\s+to)\s+(?:\w+\s+)?$", _I)
 _AGG_RE = re.compile(V.AGGREGATE_CUES, _I)
-_AGG_GROUPS = [(keys, re.compile(pat, _I)) for keys, pat in V.AGGREGATE_CUE_GROUPS]
-_EVENT_RE = re.compile(V.EVENT_OVERRIDE, _I)
-_RECORD_RE = re.compile(V.RECORD_CUES, _I)
-_RECORD_WORD_RE = re.compile(r"\b" + V.RECORD_ADJ + r"\b", _I)
+_AGG_GROUPS = [(keys, _LowRx(pat)) for keys, pat in V.AGGREGATE_CUE_GROUPS]
+_EVENT_RE = _LowRx(V.EVENT_OVERRIDE)
+_RECORD_RE = _LowRx(V.RECORD_CUES)
+_RECORD_WORD_RE = _LowRx(r"\b" + V.RECORD_ADJ + r"\b")
 
 
 def _record_cues(sent: str, low: str) -> list[re.Match]:
@@ -113,21 +141,21 @@ def _record_cues(sent: str, low: str) -> list[re.Match]:
     if not _has_any(low, _RECORD_KEYS):
         return []
     if _has_any(low, _SUPERLATIVE_KEYS):
-        return list(_RECORD_RE.finditer(sent))
-    return list(_RECORD_WORD_RE.finditer(sent))
+        return list(_RECORD_RE.finditer(sent, low))
+    return list(_RECORD_WORD_RE.finditer(sent, low))
 
 
 _SUPERLATIVE_KEYS = ("largest", "biggest", "heaviest", "most", "deadliest", "highest", "greatest", "worst",
                      "unprecedented", " high")
 _HEDGE_RE = re.compile(V.HEDGES + r"|\btrack\s+record\b|\bon\s+the\s+record\b|\bfor\s+the\s+record\b", _I)
+_HEDGE_LRX = _LowRx(_HEDGE_RE.pattern)
 _RECORD_ADJ_BEFORE_RE = re.compile(r"\b" + V.RECORD_ADJ + r"\s+(?:of\s+|number\s+of\s+)?(?:(?:" +
                                    "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?(?:some\s+)?$", _I)
-_SEGMENT_RE = re.compile(
+_SEGMENT_RE = _LowRx(
     r"\b(?:surpass\w*|exceed\w*|topping|topped|break\w*|beat\w*|eclips\w*|compared\s+(?:with|to)|up\s+from|"
     r"down\s+from|than|previous|last\s+record|prior|earlier\s+record|the\s+record\s+(?:of|set)|after|"
     r"follow(?:ed|ing|s)|preceded|while|whereas)\b"
     r"|\s[–—-]\s|;",
-    _I,
 )
 _PAIR_GAP_RE = re.compile(r"^\s+(?:out\s+of|of)\s+(?:(?:a|the|an)\s+)?(?:(?:record|total\s+of|reported|"
                           r"estimated|incoming|launched)\s+)?$", _I)
@@ -141,7 +169,7 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 _WD = "|".join(_WEEKDAYS)
 _MONTH_NAMES = V.MONTHS.split("|")
 _NUMWORD = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|a\s+couple\s+of)"
-_NIGHT_RE = re.compile(
+_NIGHT_RE = _LowRx(
     r"\b(?P<n>" + _NUMWORD + r")\s+(?P<unit>days?|weeks?|nights?)\s+(?:ago|earlier|before)\b"
     r"|\b(?P<yest>yesterday|the\s+previous\s+night|the\s+night\s+before|a\s+day\s+earlier)\b"
     r"|\b(?P<lastweek>last\s+week['’]s|a\s+week\s+ago)"
@@ -154,7 +182,6 @@ _NIGHT_RE = re.compile(
     r"(?P<day>\d{1,2})\b(?!,?\s*\d{3})"
     r"|\b(?:on\s+)?(?:the\s+night\s+of\s+)?(?:\d{1,2}\s*[-–]\s*|\d{1,2}\s+(?:to|into)\s+)?(?P<day2>\d{1,2})\s+"
     r"(?P<month2>" + V.MONTHS + r")\b",
-    _I,
 )
 _WORD_NUM = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
              "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
@@ -223,15 +250,17 @@ class _Noun:
     modifiers: tuple[str, ...] = ()
 
 
-def _noun_phrase(right: str, value: int) -> _Noun | None:
+def _noun_phrase(right: str, value: int, low: str | None = None) -> _Noun | None:
+    """The noun phrase after a number; ``low`` is ``right`` lower-cased, if the caller has it."""
     pos = 0
     mods: list[str] = []
+    head_rx, head_text = (_HEAD_ALL_LOW, low) if low is not None and len(low) == len(right) else (_HEAD_ALL_RE, right)
     for _ in range(6):
         p = pos + (len(right) - pos - len(right[pos:].lstrip()))
-        m = _HEAD_ALL_RE.match(right, p)
+        m = head_rx.match(head_text, p)
         # a singular noun is a modifier ("6 Kinzhal missiles"); "5 drone attacks" then ends at "attacks"
-        if m and (value == 1 or _SINGULAR_OK.search(m.group(0))):
-            kind = next(k for k in _HEAD_KINDS if m.group(k) is not None)
+        if m and (value == 1 or m.group(0)[-1:] in "sS" or _SINGULAR_OK.search(m.group(0))):
+            kind = m.lastgroup  # the outermost group that matched: the kind
             head = m.group(0)
             nxt = _WORD_RE.match(right, m.end())
             if kind not in ("people", "deaths", "injuries") and nxt and nxt.group(1).lower() in V.NOT_WEAPON_AFTER:
@@ -311,6 +340,35 @@ def _verb_matches(text: str, start: int = 0) -> list[re.Match]:
     return out
 
 
+_VERB_LRX = _LowRx(_VERB_RE.pattern)
+# where a verb can start: the leading letters of every alternative, as one case-sensitive alternation on the
+# lower-cased text (the regex engine skips ahead to the letters these start with)
+_VERB_START_RE = re.compile("|".join(sorted({p for ps in _VERB_PREFIXES.values() for p in ps}, key=lambda x: -len(x))))
+
+
+def _verb_matches_low(text: str, low: str, end: int) -> list[re.Match]:
+    """_verb_matches(text[:end]) on lower-cased text: the same spans and groups (in lower case)."""
+    if len(low) != len(text):
+        return _verb_matches(text[:end])
+    out: list[re.Match] = []
+    pos = 0
+    rx = _VERB_LRX.low
+    while True:
+        c = _VERB_START_RE.search(low, pos, end)
+        if c is None:
+            return out
+        i = c.start()
+        if i > 0 and text[i - 1].isalnum():
+            pos = i + 1
+            continue
+        m = rx.match(low, i, end)
+        if m:
+            out.append(m)
+            pos = m.end()
+        else:
+            pos = i + 1
+
+
 def _verb_class(m: re.Match) -> str:
     for g in ("launch", "intercept", "kill", "injure", "stop"):
         if m.group(g):
@@ -335,18 +393,38 @@ def _compatible(kind: str, verb: str) -> bool:
 def _left_verb(left: str, kind: str) -> str | None:
     """The nearest compatible action word before the number; None if there is none, "blocked" if a stop
     verb ("produces"), a modal ("could launch") or a negation comes first."""
-    matches = _verb_matches(left, max(0, len(left) - 150))
+    return _left_verb_in(left, 0, len(left), kind, _verb_matches(left, max(0, len(left) - 150)))
+
+
+def _window_verbs(sent_verbs: list[re.Match], lo: int, hi: int) -> list[re.Match] | None:
+    """The verb matches _verb_matches(sent[lo:hi], ...) would find, picked from the sentence's matches; None
+    when a sentence match straddles the window's edge (then only a scan of the window itself is exact)."""
+    scan = lo + max(0, hi - lo - 150)
+    out = []
+    for m in sent_verbs:
+        a, b = m.start(), m.end()
+        if a >= hi:
+            break
+        if a < scan < b or a < hi < b:
+            return None
+        if a >= scan and b <= hi:
+            out.append(m)
+    return out
+
+
+def _left_verb_in(text: str, lo: int, hi: int, kind: str, matches: list[re.Match]) -> str | None:
+    """_left_verb over text[lo:hi], given that window's verb matches (offsets in text)."""
     for k, m in enumerate(reversed(matches)):
         cls = _verb_class(m)
         if cls == "stop":
             return "blocked"
-        pre = left[max(0, m.start() - 40) : m.start()]
+        pre = text[max(lo, m.start() - 40) : m.start()]
         if _MODAL_RE.search(pre) or _NEGATED_RE.search(pre):
             return "blocked"
         if _compatible(kind, cls):
             # "by"/"with" alone are weak: only count them right next to the number phrase
             word = m.group(0).lower()
-            if word in ("by", "with") and len(left) - m.end() > 25:
+            if word in ("by", "with") and hi - m.end() > 25:
                 continue
             return cls
         if k >= 2:
@@ -370,7 +448,7 @@ def _metric(kind: str, verb: str | None) -> str | None:
 
 def _qualifier(left: str, right: str) -> str:
     tail = left[-40:]
-    for q, rx in _QUAL_RES:
+    for q, rx in (_QUAL_RES if _QUAL_ANY_RE.search(tail.lower()) else ()):
         if rx.search(tail):
             if q == "up_to" and _REVISED_UP_TO_RE.search(left[-80:]):
                 return "exact"  # "revised the death toll up to 16": a new figure, not a bound
@@ -402,6 +480,7 @@ _COORD_VERB_RE = re.compile(
     r"|forty|fifty|sixty|seventy|eighty|ninety)(?:-[a-z]+)?)\s+"
     r"(?:(?!were\b|was\b)[\w-]+\s+){1,4}?(?P<aux>were|was|have\s+been|had\s+been|are)\s+"
     r"(?:\w+ly\s+)?(?P<verb>" + _RIGHT_ACTION + r")\b", _I)
+_REPEL_KEYS = ("repel", "repuls", "thwart", "fend", "fought", "foil")
 _REPEL_RE = re.compile(r"\b(?:repel\w*|repuls\w*|thwart\w*|fend\w*\s+off|fought\s+off|foil\w*)\s+(?:an?\s+|the\s+)?"
                        r"(?:[\w-]+\s+)?(?:attacks?|raids?|assaults?)\s+(?:by|of|involving|with)\s+(?:" +
                        "|".join(p for _, p in V.QUALIFIERS) + r")?\s*$", _I)
@@ -430,11 +509,16 @@ _LIST_BEFORE_RE = re.compile(r"(?:,|\band|\bincluding|:)\s*$", _I)
 
 
 def _clause_left(sent: str, start: int, width: int = 220) -> str:
-    left = sent[max(0, start - width) : start]
+    return sent[_clause_start(sent, start, width) : start]
+
+
+def _clause_start(sent: str, start: int, width: int = 220) -> int:
+    """Where the clause holding ``start`` begins: at most ``width`` back, after the last clause bound."""
+    lo = max(0, start - width)
     cut = None
-    for m in _CLAUSE_BOUND_RE.finditer(left):
+    for m in _CLAUSE_BOUND_RE.finditer(sent, lo, start):
         cut = m.end()
-    return left[cut:] if cut is not None else left
+    return cut if cut is not None else lo
 
 
 def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | None = None) -> list[_Cand]:
@@ -443,6 +527,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
     out: list[_Cand] = []
     toks = find_numbers(sent)
     paired: dict[int, tuple[str, NumberToken]] = {}
+    sent_verbs: list[re.Match] | None = None  # the sentence's action words, found on first use
+    low_sent = sent.lower()
     # "476 out of 539 drones", "30 of the 40 missiles"
     for a, b in zip(toks, toks[1:], strict=False):
         if a.high is None and b.high is None and _PAIR_GAP_RE.match(sent[a.end : b.start]):
@@ -453,16 +539,18 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
         if role and role[0] == "first":
             continue  # handled with its total
         full_left = sent[max(0, t.start - 220) : t.start]
-        left = _clause_left(sent, t.start)
+        left_lo = _clause_start(sent, t.start)
+        left = sent[left_lo : t.start]
         right = sent[t.end : t.end + 140]
-        if _UNIT_AFTER_RE.match(right) or _CURRENCY_BEFORE_RE.search(full_left[-24:]):
-            continue
         low_left = full_left.lower()
+        if _UNIT_AFTER_RE.match(right) or ((full_left[-1:] in "$€£" or low_left.rstrip().endswith(_CURRENCY_WORDS))
+                                           and _CURRENCY_BEFORE_RE.search(full_left[-24:])):
+            continue
         if "averag" in low_left and _AVERAGE_RE.search(left):
             continue
         if t.is_word and t.value == 1 and _NO_ONE_RE.search(left[-12:]):
             continue  # "no one was killed"
-        noun = _noun_phrase(right, t.value)
+        noun = _noun_phrase(right, t.value, low_sent[t.end : t.end + 140])
         noun_off = 0
         if noun is None and not role:
             pm = _PARTITIVE_RE.match(right)
@@ -475,7 +563,7 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                 continue  # "six of Kyiv's 10 districts", "one of the largest"
         kind = noun.kind if noun else None
         after = right[noun_off + noun.end :] if noun else right
-        if _RATE_ANY_RE.search(after[:60]):
+        if _has_any(after[:60].lower(), _RATE_KEYS) and _RATE_ANY_RE.search(after[:60]):
             continue  # "2,700 Shaheds a month", "25,000 are dying every month"
         verb: str | None = None
         rv = _RIGHT_VERB_RE.match(after)
@@ -531,9 +619,17 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                 rv = _COORD_VERB_RE.match(after)
             right_cls = _classify_word(rv.group("verb")) if rv else None
             has_aux = bool(rv and (rv.group("aux") or (rv.re is _RIGHT_VERB_RE and rv.group("which"))))
-            if _HITS_BY_RE.search(left[-20:]):
+            if _has_any(left[-20:].lower(), ("hit", "impact", "strikes")) and _HITS_BY_RE.search(left[-20:]):
                 continue  # "direct hits by 9 missiles were recorded"
-            left_cls = "intercept" if _REPEL_RE.search(left[-80:]) else _left_verb(left, kind)
+            if sent_verbs is None:
+                sent_verbs = _verb_matches_low(sent, low_sent, toks[-1].start)
+            win = _window_verbs(sent_verbs, left_lo, t.start)
+            if _has_any(left[-80:].lower(), _REPEL_KEYS) and _REPEL_RE.search(left[-80:]):
+                left_cls = "intercept"
+            elif win is None:
+                left_cls = _left_verb(left, kind)
+            else:
+                left_cls = _left_verb_in(sent, left_lo, t.start, kind, win)
             if left_cls == "blocked":
                 if not (right_cls and has_aux and _compatible(kind, right_cls)):
                     continue
@@ -546,7 +642,7 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                 verb = left_cls
             elif kind in ("deaths", "injuries"):
                 verb = None
-            elif kind in _WEAPON_KINDS and _RECORD_ADJ_BEFORE_RE.search(full_left[-50:]):
+            elif kind in _WEAPON_KINDS and "record" in low_left[-50:] and _RECORD_ADJ_BEFORE_RE.search(full_left[-50:]):
                 verb = "launch"  # "last week's record of 728 drones": a record count is a launch count
             elif kind in _WEAPON_KINDS and _PARTITIVE_TOTAL_RE.search(left[-60:]):
                 verb = "launch"  # "of 25 drones that entered the region's airspace, 21 were destroyed"
@@ -559,7 +655,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
         if metric is None:
             continue
         qual = _qualifier(full_left, right)
-        direct = bool(_RECORD_ADJ_BEFORE_RE.search(full_left[-50:])) and not _HEDGE_RE.search(full_left[-60:])
+        direct = ("record" in low_left[-50:] and bool(_RECORD_ADJ_BEFORE_RE.search(full_left[-50:]))
+                  and not _HEDGE_RE.search(full_left[-60:]))
         mods = noun.modifiers if noun else ()
         if role and role[0] == "second":
             first = role[1]
@@ -599,17 +696,16 @@ _PERIOD_KEYS = ("since", "this ", "last ", "past", "previous", "preceding", "pri
                 "april", "may", "june", "july", "aug", "sept", "oct", "nov", "dec", " 19", " 20")
 
 
-def _scope_cues(sent: str) -> list[tuple[int, int, str]]:
+def _scope_cues(sent: str, low: str) -> list[tuple[int, int, str]]:
     """(start, end, label) of period phrases: "aggregate" ("in June alone") or "event" ("overnight")."""
-    if not _has_any(sent.lower(), _PERIOD_KEYS):
+    if not _has_any(low, _PERIOD_KEYS):
         return []
     cues = []
-    low = sent.lower()
     groups = [(rx, "aggregate") for keys, rx in _AGG_GROUPS if _has_any(low, keys)]
     if "night" in low or "one " in low or "single" in low:
         groups.append((_EVENT_RE, "event"))
     for rx, label in groups:
-        for m in rx.finditer(sent):
+        for m in rx.finditer(sent, low):
             if label == "aggregate" and _SUPERLATIVE_BEFORE_RE.search(sent[max(0, m.start() - 60) : m.start()]):
                 continue  # "the deadliest attack ... this year": a comparison frame, not a period total
             cues.append((m.start(), m.end(), label))
@@ -632,24 +728,23 @@ def _scope(cues: list[tuple[int, int, str]], pos: int, sent: str = "") -> str:
     return best[1] if best else "event"
 
 
-def _segments(sent: str) -> list[int]:
-    return [m.start() for m in _SEGMENT_RE.finditer(sent)]
+def _segments(sent: str, low: str) -> list[int]:
+    return [m.start() for m in _SEGMENT_RE.finditer(sent, low)]
 
 
 def _segment_of(bounds: list[int], pos: int) -> int:
     return sum(1 for b in bounds if b <= pos)
 
 
-_NIGHT_KEYS = ("ago", "earlier", "before", "yesterday", "previous", "last week", "monday", "tuesday", "wednesday",
-               "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june",
-               "july", "august", "september", "october", "november", "december")
+# every _NIGHT_RE match holds one of these as a whole word (a cheaper scan than the pattern itself)
+_NIGHT_GUARD_RE = re.compile(r"\b(?:ago|earlier|before|yesterday|previous|week|" + _WD + "|" + V.MONTHS + r")\b")
 
 
-def _night_dates(sent: str, published: _dt.date | None) -> list[tuple[int, _dt.date]]:
-    if published is None or not _has_any(sent.lower(), _NIGHT_KEYS):
+def _night_dates(sent: str, low: str, published: _dt.date | None) -> list[tuple[int, _dt.date]]:
+    if published is None or not _NIGHT_GUARD_RE.search(low):
         return []
     out = []
-    for m in _NIGHT_RE.finditer(sent):
+    for m in _NIGHT_RE.finditer(sent, low):
         d: _dt.date | None = None
         if _NIGHT_NOT_RE.search(sent[max(0, m.start() - 30) : m.start()]):
             continue  # "(from 18:00 on July 8)" is when a report window opened, not a night
@@ -825,16 +920,21 @@ _RECORD_KEYS = ("record", "largest", "biggest", "heaviest", "most", "deadliest",
 
 
 def _has_any(low: str, keys: tuple[str, ...]) -> bool:
-    return any(k in low for k in keys)
+    for k in keys:
+        if k in low:
+            return True
+    return False
 
 
-def _record_flags(sent: str, cands: list[tuple[_Cand, str]], bounds: list[int]) -> set[int]:
-    """Indices of candidates the sentence presents as records."""
+def _record_flags(sent: str, low: str, cands: list[tuple[_Cand, str]], segments) -> set[int]:
+    """Indices of candidates the sentence presents as records. ``segments()`` gives the clause bounds."""
     flagged = {i for i, (c, _) in enumerate(cands) if c.direct_record}
-    if not _has_any(sent.lower(), _RECORD_KEYS):
+    if not _has_any(low, _RECORD_KEYS):
         return flagged
-    hedges = [(m.start(), m.end()) for m in _HEDGE_RE.finditer(sent)]
-    for m in _record_cues(sent, sent.lower()):
+    hedges = [(m.start(), m.end()) for m in _HEDGE_LRX.finditer(sent, low)]
+    found = _record_cues(sent, low)
+    bounds = segments() if found else []
+    for m in found:
         if any(hs <= m.start() < he or m.start() <= hs < m.end() for hs, he in hedges):
             continue
         seg = _segment_of(bounds, m.end() - 1)
@@ -905,7 +1005,7 @@ def _extract(title: str, body: str, published) -> list[Figure]:
         if not cands:
             found = _record_cues(s.text, s.low)
             m = found[0] if found else None
-            if m and not _HEDGE_RE.search(s.text):
+            if m and not _HEDGE_LRX.search(s.text, s.low):
                 cue = m.group(0).lower() + " " + s.text[m.end() : m.end() + 30].lower()
                 weapon = "drones" if re.search(r"drone|uav|shahed", cue) else (
                     "missiles" if "missile" in cue else None)
@@ -913,11 +1013,18 @@ def _extract(title: str, body: str, published) -> list[Figure]:
                 if s.para == 0:
                     title_record = weapon
             continue
-        bounds = _segments(s.text)
-        cues = _scope_cues(s.text)
+        seg_cache: list[list[int]] = []
+
+        def segments(s=s, seg_cache=seg_cache) -> list[int]:  # clause bounds, found on first use
+            if not seg_cache:
+                seg_cache.append(_segments(s.text, s.low))
+            return seg_cache[0]
+
+        cues = _scope_cues(s.text, s.low)
         scoped = [(c, _scope(cues, c.start, s.text)) for c in cands]
-        rec = _record_flags(s.text, scoped, bounds)
-        nights = _night_dates(s.text, published)
+        rec = _record_flags(s.text, s.low, scoped, segments)
+        nights = _night_dates(s.text, s.low, published)
+        bounds = segments() if nights else []
         if pending_record and not rec and pending_record[0] == s.para:
             launch = [i for i, (c, sc) in enumerate(scoped) if c.metric.endswith("_launched") and sc == "event"
                       and (pending_record[1] is None or c.metric.startswith(pending_record[1]))]
@@ -1005,11 +1112,12 @@ class _ArticleContext:
 
 def _dedupe(figs: list[Figure]) -> list[Figure]:
     out: list[Figure] = []
+    same: dict[tuple, list[int]] = {}  # (metric, value, scope, night) -> indices in out
     for f in figs:
         merged = False
-        for k, g in enumerate(out):
-            if (g.metric, g.value, g.scope, g.night) != (f.metric, f.value, f.scope, f.night):
-                continue
+        key = (f.metric, f.value, f.scope, f.night)
+        for k in same.get(key, ()):
+            g = out[k]
             g_specific = g.location is not None and g.location not in _SPECIFIC
             f_specific = f.location is not None and f.location not in _SPECIFIC
             if g_specific and f_specific and g.location != f.location:
@@ -1022,5 +1130,6 @@ def _dedupe(figs: list[Figure]) -> list[Figure]:
             merged = True
             break
         if not merged:
+            same.setdefault(key, []).append(len(out))
             out.append(f)
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from text_to_num import text2num
 
@@ -36,6 +37,16 @@ _NUM = r"(?:" + _DIGITS + r"|" + _WORDS + r")"
 _NUM_RE = re.compile(_NUM, re.IGNORECASE)
 _DIGITS_RE = re.compile(_DIGITS)
 _WORDS_RE = re.compile(_WORDS, re.IGNORECASE)
+# Speed: Python's regex engine cannot skip ahead on a case-insensitive pattern or one that opens with an
+# optional group, so _WORDS_RE tries every position of the sentence. Instead, the places where a token can
+# start are found first with cheap case-sensitive scans of the lower-cased text (digit runs; number words
+# and the "a"/"half a" before "dozen"/"hundred"/"thousand"), and the full patterns are only tried there.
+_WORDS_LOW_RE = re.compile(_WORDS)  # on lower-cased text
+_DIGIT_RUN_RE = re.compile(r"\d+")
+_WORD_START_RE = re.compile(  # no leading \b: the engine then skips ahead to the letters these start with
+    r"half\s+a\s+(?=dozen\b)|a\s+(?=(?:dozen|hundred|thousand)\b)|"
+    + "|".join(_UNITS + _TENS + ["hundred", "thousand", "dozen"])
+)
 _NUMBER_WORDS = frozenset(_UNITS + _TENS + ["hundred", "thousand", "dozen"])
 _LETTERS_RE = re.compile(r"[a-z]+")
 _DIGIT_RE = re.compile(r"\d")
@@ -117,21 +128,58 @@ def has_number(text: str) -> bool:
     return not _NUMBER_WORDS.isdisjoint(_LETTERS_RE.findall(text.lower()))
 
 
+@lru_cache(maxsize=4096)
+def _word_value_cached(words: str) -> int | None:
+    return word_value(words)
+
+
+def _matches(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, text) of single number tokens, in order: what _DIGITS_RE and _WORDS_RE (finditer, merged)
+    find, tried only where a token can start."""
+    out: list[tuple[int, int, str]] = []
+    end = 0
+    if _DIGIT_RE.search(text):
+        for r in _DIGIT_RUN_RE.finditer(text):
+            if r.start() < end:
+                continue
+            m = _DIGITS_RE.match(text, r.start())
+            if m:
+                out.append((m.start(), m.end(), m.group(0)))
+                end = m.end()
+    low = text.lower()
+    if len(low) != len(text):  # a lower-casing that changes length (rare letters): the plain scan
+        words = [(m.start(), m.end(), m.group(0)) for m in _WORDS_RE.finditer(text)]
+    else:
+        words = []
+        pos = 0
+        while True:
+            c = _WORD_START_RE.search(low, pos)
+            if c is None:
+                break
+            i = c.start()
+            m = _WORDS_LOW_RE.match(low, i) if i == 0 or not (low[i - 1].isalnum() or low[i - 1] == "_") else None
+            if m:
+                words.append((m.start(), m.end(), text[m.start() : m.end()]))
+                pos = m.end()
+            else:
+                pos = i + 1
+    if words:
+        out = sorted(out + words, key=lambda x: x[0]) if out else words
+    return out
+
+
 def find_numbers(text: str) -> list[NumberToken]:
     """All number tokens in text order; a range ("between 10 and 12", "10-12", "ten to twelve") is one
     token with value 10 and high 12. "rose from 12 to 15" is a change, not a range."""
-    words = not _NUMBER_WORDS.isdisjoint(_LETTERS_RE.findall(text.lower()))
-    if not words and not _DIGIT_RE.search(text):
-        return []
     singles: list[NumberToken] = []
-    matches = list(_DIGITS_RE.finditer(text))
-    if words:  # number words are rarer: a second pass only when one is present
-        matches = sorted(matches + list(_WORDS_RE.finditer(text)), key=lambda m: m.start())
-    for m in matches:
-        s = m.group(0)
-        v = parse_number(s)
-        if v is not None:
-            singles.append(NumberToken(m.start(), m.end(), v, None, is_word=not s[0].isdigit()))
+    for start, end, s in _matches(text):
+        if s[0].isdigit():
+            v = int(s.replace(",", ""))
+            singles.append(NumberToken(start, end, v, None, is_word=False))
+        else:
+            v = _word_value_cached(s.strip().lower())
+            if v is not None:
+                singles.append(NumberToken(start, end, v, None, is_word=True))
     out: list[NumberToken] = []
     i = 0
     while i < len(singles):

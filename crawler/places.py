@@ -172,6 +172,22 @@ _REGION_TABLE = {r.lower(): r for r in REGIONS} | {a.lower(): r for a, r in REGI
 
 
 _CAP_RE = re.compile(r"\b[A-Z][\w'’-]*")
+_CAP_FAST_RE = re.compile(r"[A-Z][\w'’-]*")  # _CAP_RE without the \b, which stops the engine skipping ahead
+
+
+def _capitalised(text: str):
+    """What _CAP_RE.finditer(text) yields: capitalised words that start at a word boundary."""
+    pos = 0
+    while True:
+        m = _CAP_FAST_RE.search(text, pos)
+        if m is None:
+            return
+        i = m.start()
+        if i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+            pos = i + 1
+            continue
+        yield m
+        pos = m.end()
 _POSSESSIVE_RE = re.compile(r"['’]s$")
 
 
@@ -188,7 +204,7 @@ def find_places(text: str) -> list[PlaceMention]:
     table = gazetteer()
     firsts = _first_words()
     pos = 0
-    for cm in _CAP_RE.finditer(text):
+    for cm in _capitalised(text):
         if cm.start() < pos:
             continue
         first = cm.group(0)
