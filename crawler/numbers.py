@@ -43,10 +43,12 @@ _WORDS_RE = re.compile(_WORDS, re.IGNORECASE)
 # and the "a"/"half a" before "dozen"/"hundred"/"thousand"), and the full patterns are only tried there.
 _WORDS_LOW_RE = re.compile(_WORDS)  # on lower-cased text
 _DIGIT_RUN_RE = re.compile(r"\d+")
-_WORD_START_RE = re.compile(  # no leading \b: the engine then skips ahead to the letters these start with
-    r"half\s+a\s+(?=dozen\b)|a\s+(?=(?:dozen|hundred|thousand)\b)|"
-    + "|".join(_UNITS + _TENS + ["hundred", "thousand", "dozen"])
-)
+_WORD_START = (r"half\s+a\s+(?=dozen\b)|a\s+(?=(?:dozen|hundred|thousand)\b)|"
+               + "|".join(_UNITS + _TENS + ["hundred", "thousand", "dozen"]))
+# a token starts at the text's start or right after a non-word character (what \b means before a letter); a
+# leading \W lets the engine skip ahead, a leading \b does not
+_WORD_START_RE = re.compile(r"(?:" + _WORD_START + r")")
+_WORD_AFTER_RE = re.compile(r"\W(?=" + _WORD_START + r")")
 _NUMBER_WORDS = frozenset(_UNITS + _TENS + ["hundred", "thousand", "dozen"])
 _LETTERS_RE = re.compile(r"[a-z]+")
 _DIGIT_RE = re.compile(r"\d")
@@ -152,17 +154,15 @@ def _matches(text: str) -> list[tuple[int, int, str]]:
     else:
         words = []
         pos = 0
-        while True:
-            c = _WORD_START_RE.search(low, pos)
-            if c is None:
-                break
-            i = c.start()
-            m = _WORDS_LOW_RE.match(low, i) if i == 0 or not (low[i - 1].isalnum() or low[i - 1] == "_") else None
+        starts = [0] if _WORD_START_RE.match(low) else []
+        starts += [c.end() for c in _WORD_AFTER_RE.finditer(low)]
+        for i in starts:
+            if i < pos:
+                continue
+            m = _WORDS_LOW_RE.match(low, i)
             if m:
                 words.append((m.start(), m.end(), text[m.start() : m.end()]))
                 pos = m.end()
-            else:
-                pos = i + 1
     if words:
         out = sorted(out + words, key=lambda x: x[0]) if out else words
     return out

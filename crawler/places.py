@@ -198,20 +198,27 @@ def _first_words() -> frozenset[str]:
     return frozenset(n.split()[0] for n in names if n)
 
 
+@lru_cache(maxsize=8192)
+def _starts_name_cached(word: str) -> bool:
+    return _starts_name(word, _first_words())
+
+
+def _starts_name(word: str, firsts: frozenset[str]) -> bool:
+    """Whether a capitalised word ("Kyiv's", "Officials") is the first word of some known name."""
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    return word.lower().replace("’", "'") in firsts
+
+
 def find_places(text: str) -> list[PlaceMention]:
     """Places named in ``text`` (cities, "<X> region", Ukraine/Russia), in order. Never raises."""
     out: list[PlaceMention] = []
     table = gazetteer()
-    firsts = _first_words()
     pos = 0
     for cm in _capitalised(text):
         if cm.start() < pos:
             continue
-        first = cm.group(0)
-        if first.endswith(("'s", "’s")):
-            first = first[:-2]
-        first = first.lower().replace("’", "'")
-        if first not in firsts:
+        if not _starts_name_cached(cm.group(0)):
             continue
         # try the longest name starting here: up to three capitalised words ("Rostov-on-Don", "Bila Tserkva")
         seq = _SEQ_RE.match(text, cm.start())
