@@ -66,16 +66,24 @@ def env() -> Environment:
 class EventGroup:
     label: str
     alerts: list[dict]
+    url: str = ""  # the event's breakdown page in the web app
 
 
-def group_by_event(alerts: list[Alert]) -> list[EventGroup]:
+def group_by_event(alerts: list[Alert], public_url: str = "") -> list[EventGroup]:
     """Alerts grouped by event (night, place); newest event first, newest alert first within one."""
     ordered = sorted(alerts, key=lambda a: (a.created_at, a.key), reverse=True)
     groups: dict[tuple, list[Alert]] = {}
     for a in ordered:
         groups.setdefault((a.night, a.place.casefold()), []).append(a)
     keys = sorted(groups, key=lambda k: (k[0], max(a.created_at for a in groups[k])), reverse=True)
-    return [EventGroup(label=groups[k][0].event_label, alerts=[_view(a) for a in groups[k]]) for k in keys]
+    return [EventGroup(label=groups[k][0].event_label, alerts=[_view(a) for a in groups[k]],
+                       url=_event_link(public_url, groups[k][0])) for k in keys]
+
+
+def _event_link(public_url: str, alert: Alert) -> str:
+    from alerts.grouping import event_url
+
+    return event_url(public_url, alert.night, alert.place) if public_url else ""
 
 
 def _view(a: Alert) -> dict:
@@ -106,7 +114,7 @@ def render_email(
                else f"tallywatch: {n} new alert{'s' if n != 1 else ''}")
     ctx = {
         "heading": heading,
-        "groups": group_by_event(alerts),
+        "groups": group_by_event(alerts, public_url),
         "subscriber_id": subscriber_id,
         "public_url": public_url,
         "digest": digest,

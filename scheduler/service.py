@@ -120,6 +120,7 @@ class Service:
         self.runner = None
         self.scheduler = None
         self.executor: ClaimingExecutor | None = None
+        self.delivery_thread = None
         self.store: GuardedRedisJobStore | None = None
 
     # -- jobs -------------------------------------------------------------------------------------
@@ -299,6 +300,7 @@ class Service:
             jobstores={"default": self.store}, executors={"default": self.executor})
         jobs.bind(self)
         self.scheduler.start(paused=True)
+        self.delivery_thread = self.start_delivery_worker()
         log.info("scheduler %s started: %d enabled sources%s", self.instance_id, len(self.barrier.source_ids),
                  f", stopping after {self.barrier.cycles} cycles" if self.barrier.cycles else "")
         if not self.barrier.source_ids:
@@ -318,6 +320,21 @@ class Service:
                 w.cancel()
         await self.shutdown()
 
+    def start_delivery_worker(self):
+        """The outbox worker in a thread of its own (blocking SMTP/HTTP): retries with backoff and
+        the hourly/daily digests go out on time, not only after a crawl. More can run as
+        ``tallywatch deliver`` processes; the outbox's consumer group shares the work."""
+        import threading
+
+        from alerts.outbox import run_worker
+
+        self.delivery_stop = threading.Event()
+        thread = threading.Thread(target=run_worker, name="delivery", daemon=True,
+                                  args=(self.redis, self.config, f"deliver-{self.instance_id}"),
+                                  kwargs={"stop": self.delivery_stop, "poll": 1.0})
+        thread.start()
+        return thread
+
     def request_stop(self, sig=None) -> None:
         if self.stopping.is_set():
             return
@@ -334,6 +351,9 @@ class Service:
             await asyncio.wait(list(self.active), timeout=60)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.delivery_thread is not None:  # finishes the delivery in hand
+            self.delivery_stop.set()
+            await asyncio.to_thread(self.delivery_thread.join, 60)
         try:
             self.lock.release()
             forget_instance(self.redis, self.instance_id)

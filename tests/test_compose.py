@@ -16,10 +16,10 @@ COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 def test_compose_services_and_commands():
     doc = yaml.safe_load(COMPOSE.read_text())
     services = doc["services"]
-    assert {"redis", "scheduler", "worker", "web", "mailpit"} <= set(services)
+    assert {"redis", "scheduler", "worker", "deliver", "web", "mailpit"} <= set(services)
     assert "--appendonly" in services["redis"]["command"] and "yes" in services["redis"]["command"]
     parser = build_parser()
-    for name in ("scheduler", "worker", "web"):
+    for name in ("scheduler", "worker", "deliver", "web"):
         command = services[name]["command"]
         if command[:2] == ["sh", "-c"]:
             command = shlex.split(command[2].replace("${SCHEDULER_ARGS:-}", "--distributed").removeprefix("exec "))

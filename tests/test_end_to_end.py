@@ -62,6 +62,7 @@ def test_demo_pipeline_alerts_exactly_once(pipeline, redis_client):
     for part in (text, html):
         assert "539" in part and "537" in part and "23" in part and "14" in part
     assert "Previous record: 537 drones and missiles" in text
+    assert "How each outlet reported it: http://127.0.0.1:8080/events/2025-07-04-kyiv" in text  # the breakdown page
     assert "<html" in html.lower() and "The Guardian" in html
 
     assert all(d.verified for d in receiver.deliveries), [d.error for d in receiver.deliveries]
