@@ -81,7 +81,8 @@ _AUX = (r"(?:were|was|have\s+been|has\s+been|had\s+been|had|have|has|are|is|been
         r"|subsequently|seriously|critically|severely|lightly|slightly|fatally|mortally|allegedly"
         r"|successfully|then|in\s+total|in\s+all|overall|said\s+to\s+have\s+been|confirmed|now)")
 _RIGHT_VERB_RE = re.compile(
-    r"^\s*(?:,\s*(?:including|among\s+them)\b[^,]{0,60},)?"
+    r"^\s*(?:,\s*(?:including|among\s+them)\b[^,]{0,60},"
+    r"|,[^,;.]{1,60},(?=\s*(?:were|was|have\s+been|has\s+been|had\s+been|are)\b))?"  # "two people, a mother and
     r"\s*(?P<which>,?\s*of\s+(?:which|whom|them|those|these)\s+)?(?:(?:more|others?|additional|further)\s+)?"
     r"(?:(?:in|on|at|near|across)\s+(?:the\s+)?[A-Z][\w'’-]*(?:\s+(?:region|oblast|city|district))?\s+)?"
     r"(?P<aux>(?:" + _AUX + r")\s+)*(?P<verb>" + _RIGHT_ACTION + r")\b",
@@ -279,6 +280,14 @@ def _noun_phrase(right: str, value: int, low: str | None = None) -> _Noun | None
             return None
         tok = w.group(1)
         low = tok.lower()
+        if (low.isalpha() and low not in _NOT_NOUN_MODIFIERS and not low.endswith(("ed", "ing", "ly"))
+                and w.end() < len(right) and right[w.end()] == " "):
+            # a plain noun before a people noun is a modifier: "2 port employees", "3 emergency workers"
+            nh = head_rx.match(head_text, w.end() + 1)
+            if nh and nh.lastgroup == "people" and nh.group(0)[-1:] in "sSn" and (value == 1 or nh.group(0) != "man"):
+                mods.append(tok)
+                pos = w.end()
+                continue
         if (low in V.MODIFIERS or (tok[:1].isupper() and low not in ("and", "or")) or any(c.isdigit() for c in tok)
                 or ("-" in tok and not low.endswith("-year-old")) or "/" in tok):
             if w.end() < len(right) and right[w.end()] in ",;:.()":
@@ -288,6 +297,13 @@ def _noun_phrase(right: str, value: int, low: str | None = None) -> _Noun | None
             continue
         return None
     return None
+
+
+_NOT_NOUN_MODIFIERS = frozenset(
+    "and or of the a an were was are is be been had have has more other others for to in on at by with from as than "
+    "that these those their its his her our your some all both each per over under after before since into onto about "
+    "who which what when where while but nor not no also only just them they we us you it he she him whom whose "
+    "there here".split())
 
 
 def _leading_literals(alternation: str) -> list[str]:
@@ -471,7 +487,28 @@ class _Cand:
 _CLAUSE_BOUND_RE = re.compile(r";|,\s+(?:while|but|whereas|although|though)\b|\s[–—]\s", _I)
 _PARTITIVE_RE = re.compile(r"^\s+of\s+(?:the|these|those|its|their)\s+", _I)
 _OF_SKIP_RE = re.compile(r"^\s+of\s+(?!which\b|whom\b|them\b|those\b|these\b)", _I)
-_AUX_OTHER_VERB_RE = re.compile(r"^\s*(?:were|was|are|is|have\s+been|has\s+been|had\s+been)\s+(?:\w+ly\s+)?\w+", _I)
+_AUX_OTHER_VERB_RE = re.compile(r"^\s*(?:were|was|are|is|have\s+been|has\s+been|had\s+been)\s+[\"“‘']?(?:\w+ly\s+)?\w+",
+                                _I)
+# a weapon count held in stock, not fired: "three missile carriers with up to 24 Kalibr missiles on combat duty"
+_STOCK_AFTER_RE = re.compile(r"^[^.;]{0,40}?\bon\s+(?:combat\s+)?(?:duty|standby|alert)\b", _I)
+_CARRIER_WITH_RE = re.compile(r"\b(?:carriers?|ships?|vessels?|submarines?|frigates?|corvettes?|bombers?|launchers?)\s+"
+                              r"(?:armed\s+)?with\s+(?:(?:" + "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$", _I)
+# a correction notice: "an earlier version of this post said 18 missiles had been launched"
+_CORRECTION_RE = re.compile(r"\b(?:earlier|previous|original)\s+version\s+of\s+(?:this|the)\s+[\w-]+\s+"
+                            r"(?:said|stated|reported|gave|misstated|wrongly|incorrectly)\b"
+                            r"|\b(?:incorrectly|wrongly|mistakenly|erroneously)\s+(?:said|stated|reported|gave|put)\b",
+                            _I)
+_CORRECTION_KEYS = ("version", "incorrect", "wrong", "mistaken", "erroneous")
+# a toll superseded in the same text: "The toll had stood at 18 on Friday evening"
+_STALE_TOLL_RE = re.compile(r"\b(?:had\s+(?:stood|been)\s+at|(?:previously|earlier|initially|originally)\s+"
+                            r"(?:stood\s+at|put\s+at|reported\s+as|given\s+as))\s+(?:(?:" +
+                            "|".join(p for _, p in V.QUALIFIERS) + r")\s+)?$", _I)
+# parts of a weapon total with no verb of their own: "19 of them over the Bryansk region", "including 19 that ..."
+_PART_OF_RIGHT_RE = re.compile(r"^\s+of\s+(?:them|which|these|those)\b", _I)
+_PART_TAIL_RE = re.compile(r"^\s*(?:$|[,.;)]|that\b|which\b|(?:over|in|near|across|above|on|at|heading|flying)\b)", _I)
+# a weapon count coordinated with the one before shares its verb: "more than 200 glide bombs and around 150 drones"
+_COORD_GAP_RE = re.compile(r"^\s*,?\s*(?:and\s+|as\s+well\s+as\s+)?(?:(?:" + "|".join(p for _, p in V.QUALIFIERS)
+                           + r")\s+)?$", _I)
 _RATE_ANY_RE = re.compile(r"\b(?:a|per|each|every)\s+(?:night|day|week|month|year)\b"
                           r"(?!\s+(?:after|ago|earlier|later|before|since))|\b(?:daily|nightly)\b", _I)
 _COORD_VERB_RE = re.compile(
@@ -496,7 +533,7 @@ _PLAIN_NOUN_RE = re.compile(r"^\s+(?!(?:of|in|on|at|over|and|or|to|from|for|by|w
                             _I)
 _REVISED_UP_TO_RE = re.compile(r"\b(?:revised|raised|pushed|brought|moved|went|gone)\b[^.;]{0,40}\bup\s+to\s+$", _I)
 _PARTITIVE_TOTAL_RE = re.compile(r"(?:^|,|\bthat)\s*of\s+(?:the\s+)?$", _I)
-_ANAPHOR_RE = re.compile(r"\b(?:the|this)\s+(?P<what>region|oblast|city|capital|outskirts|town)(?:['’]s)?\b", _I)
+_ANAPHOR_RE = re.compile(r"\b(?:the|this|our)\s+(?P<what>region|oblast|city|capital|outskirts|town)(?:['’]s)?\b", _I)
 _WEAPON_COUNT_RE = re.compile(
     r"\bnumber\s+of\s+(?:[\w-]+\s+)?(?P<w>drones|uavs|shaheds|missiles|(?:glide|guided\s+aerial)\s+bombs)\s+"
     r"(?P<v>launched|fired|used|intercepted|shot\s+down|downed|destroyed)?[^.;]{0,40}?\b(?:to|at|of|reached)\s+"
@@ -506,6 +543,21 @@ _INTERCEPT_WORD_RE = re.compile(r"\b(?:" + V.INTERCEPT_VERBS + r")\b", _I)
 _NO_ONE_RE = re.compile(r"\b(?:no|not|none|nobody)\s+$", _I)
 _LIST_ITEM_RE = re.compile(r"^\s+(?:over|in|above|across|near|on)\s+(?:the\s+)?[A-Z]")
 _LIST_BEFORE_RE = re.compile(r"(?:,|\band|\bincluding|:)\s*$", _I)
+
+
+_PART_GAP_OF_RE = re.compile(r"^[^,;:\d]{0,40},\s*$")
+_PART_GAP_INCLUDING_RE = re.compile(r"^[^,;:\d]{0,40},\s*including\s+(?:(?:" + "|".join(p for _, p in V.QUALIFIERS)
+                                    + r")\s+)?$", _I)
+
+
+def _is_part(sent: str, total_end: int, start: int, right: str) -> bool:
+    """A bare number right after a weapon total is a part of it: "41 drones overnight, 19 of them over the
+    Bryansk region", "105 drones, including 19 that were heading for Moscow"."""
+    gap = sent[total_end:start]
+    m = _PART_OF_RIGHT_RE.match(right)
+    if m and _PART_GAP_OF_RE.match(gap):
+        return bool(_PART_TAIL_RE.match(right[m.end() :]))
+    return bool(_PART_GAP_INCLUDING_RE.match(gap) and _PART_TAIL_RE.match(right))
 
 
 def _clause_left(sent: str, start: int, width: int = 220) -> str:
@@ -529,6 +581,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
     paired: dict[int, tuple[str, NumberToken]] = {}
     sent_verbs: list[re.Match] | None = None  # the sentence's action words, found on first use
     low_sent = sent.lower()
+    correction = _has_any(low_sent, _CORRECTION_KEYS)
+    prev_weapon: tuple[int, str, str] | None = None  # the last weapon figure: (end of its noun phrase, verb, metric)
     # "476 out of 539 drones", "30 of the 40 missiles"
     for a, b in zip(toks, toks[1:], strict=False):
         if a.high is None and b.high is None and _PAIR_GAP_RE.match(sent[a.end : b.start]):
@@ -567,9 +621,17 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
             continue  # "2,700 Shaheds a month", "25,000 are dying every month"
         verb: str | None = None
         rv = _RIGHT_VERB_RE.match(after)
-        if rv is None and _AUX_OTHER_VERB_RE.match(after):
-            continue  # "415 decoys were lost locally", "60 residents were evacuated"
+        if rv is None and _AUX_OTHER_VERB_RE.match(after) and not (
+                kind in _WEAPON_KINDS and "record" in low_left[-50:] and _RECORD_ADJ_BEFORE_RE.search(full_left[-50:])):
+            continue  # "415 decoys were lost locally", "60 residents were evacuated" (not "the record of 728 was set")
+        if correction and _CORRECTION_RE.search(left):
+            continue  # "an earlier version of this post said 18 missiles had been launched"
+        if kind in _WEAPON_KINDS and (_STOCK_AFTER_RE.match(after) or _CARRIER_WITH_RE.search(left[-60:])):
+            continue  # missiles on combat duty, carriers with missiles: a stock, not a launch
         inherited = None
+        if kind is None and not rv and prev_weapon and _is_part(sent, prev_weapon[0], t.start, right):
+            inherited = prev_weapon[2]  # "downed 41 drones overnight, 19 of them over the Bryansk region"
+            kind = "part"
         if kind is None:
             # elliptical: "injured 14", "14 were injured", "of which 476 were shot down"
             if _PLAIN_NOUN_RE.match(right) and not rv:
@@ -596,6 +658,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                 if rv.group("verb").lower() in ("dead",):
                     verb = "kill"
             elif toll:
+                if _STALE_TOLL_RE.search(left[-40:]):
+                    continue  # "the toll had stood at 18 on Friday evening": superseded
                 verb = "kill" if toll.group("kill") else "injure"
             elif adj and not _MODAL_RE.search(left[: len(left) - len(adj.group(0))]):
                 verb = _classify_word(adj.group("verb"))
@@ -610,6 +674,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                     continue
                 if t.is_word and t.value == 1 and verb in ("launch", "intercept"):
                     continue
+        elif kind == "part":
+            pass
         else:
             if kind in _WEAPON_KINDS:
                 last_kind[:] = [kind]
@@ -630,6 +696,9 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
                 left_cls = _left_verb(left, kind)
             else:
                 left_cls = _left_verb_in(sent, left_lo, t.start, kind, win)
+            if left_cls in (None, "blocked") and kind in _WEAPON_KINDS and prev_weapon and not rv and \
+                    _COORD_GAP_RE.match(sent[prev_weapon[0] : t.start]):
+                left_cls = prev_weapon[1]  # "hit by more than 200 glide bombs and around 150 drones"
             if left_cls == "blocked":
                 if not (right_cls and has_aux and _compatible(kind, right_cls)):
                     continue
@@ -654,6 +723,8 @@ def _analyse_sentence(sent: str, last_kind: list[str], last_metric: list[str] | 
         metric = inherited or _metric(kind, verb)
         if metric is None:
             continue
+        if noun is not None and kind in _WEAPON_KINDS and verb in ("launch", "intercept"):
+            prev_weapon = (t.end + noun_off + noun.end, verb, metric)
         qual = _qualifier(full_left, right)
         direct = ("record" in low_left[-50:] and bool(_RECORD_ADJ_BEFORE_RE.search(full_left[-50:]))
                   and not _HEDGE_RE.search(full_left[-60:]))
@@ -693,7 +764,8 @@ _SUPERLATIVE_BEFORE_RE = re.compile(r"\b(?:" + V.SUPERLATIVE + r"|record)\b[^.;,
 
 _PERIOD_KEYS = ("since", "this ", "last ", "past", "previous", "preceding", "prior", "so far", "to date", "recent",
                 "weekend", "weekly", "monthly", "alone", "night", "month", "week", "year", "jan", "feb", "march",
-                "april", "may", "june", "july", "aug", "sept", "oct", "nov", "dec", " 19", " 20")
+                "april", "may", "june", "july", "aug", "sept", "oct", "nov", "dec", " 19", " 20", "winter",
+                "summer", "spring", "autumn")
 
 
 def _scope_cues(sent: str, low: str) -> list[tuple[int, int, str]]:
@@ -861,7 +933,7 @@ def _best_place(places: list[tuple[PlaceMention, int]], pos: int, kinds: tuple[s
     return best[1] if best else None
 
 
-_CUTOFF_RE = re.compile(r":|\bincluding\b|;", _I)
+_CUTOFF_RE = re.compile(r":|\bincluding\b|;|,\s*[\w-]+\s+of\s+(?:them|which)\b", _I)
 _LOCAL = ("city", "region")
 
 
@@ -904,7 +976,8 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: _ArticleContext) 
             return "Ukraine"
         if "ukrainian" in mods or _RUSSIAN_SIDE_RE.search(s.text):
             return "Russia"
-        if any(_RUSSIAN_SIDE_RE.search(sents[k].text) for k in para) or ctx.russian_side():
+        if any(_RUSSIAN_SIDE_RE.search(sents[k].text) for k in para) or ctx.russian_side(
+                lead=not any(p.kind == "country" for p, _ in s.places)):  # "Ukraine says ..." keeps Ukraine
             return "Russia"
         return "Ukraine"
     # casualties: a country only where the text says it was hit ("in Ukraine"), not as a subject
@@ -1084,9 +1157,11 @@ class _ArticleContext:
                 self._members.setdefault(x.para, []).append(k)
         return self._members.get(para, [])
 
-    def russian_side(self) -> bool:
-        """The title speaks for Russia's air defence ("Russian air defences down 3,924 drones")."""
-        return any(_RUSSIAN_SIDE_RE.search(x.text) for x in self._title)
+    def russian_side(self, lead: bool = False) -> bool:
+        """The title (or, with ``lead``, the lead paragraph) speaks for Russia's air defence ("Russian air
+        defences down 3,924 drones", "Russian air defence systems intercepted ... the ministry reported")."""
+        sents = self._title + ([x for x in self._sents if x.para == 1] if lead else [])
+        return any(_RUSSIAN_SIDE_RE.search(x.text) for x in sents)
 
     def title_local(self) -> str | None:
         return self._get("tl", lambda: next((p for x in self._title if (p := _best_place(x.places, 0, _LOCAL))),

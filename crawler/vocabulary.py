@@ -47,7 +47,7 @@ MODIFIERS = {
     "anti-aircraft", "air-to-surface", "surface-to-air", "civilian", "innocent", "elderly",
     "young", "local", "ordinary", "small", "large", "fixed-wing", "incoming", "explosive", "all",
     "strike-type", "type", "types", "of", "aircraft-type", "airplane-type", "helicopter-type", "s-300",
-    "s-400", "the", "reactive", "fpv", "bomber", "suicide", "russian-launched", "foreign",
+    "s-400", "the", "reactive", "fpv", "bomber", "suicide", "russian-launched", "foreign", "air",
 }
 CRUISE_MODELS = r"kh-?101|kh-?555|kh-?55|kh-?59|kh-?69|kh-?22|kh-?32|kalibr"
 BALLISTIC_MODELS = r"iskander(?:-m)?|kn-?23|kn-?24"
@@ -132,6 +132,9 @@ AGGREGATE_CUE_GROUPS = [
      r"|\bin\s+(?:19|20)\d\d\b|\bover\s+the\s+weekend\b|\bin\s+(?:a|one)\s+(?:week|month|year)\b"
      r"|\bthroughout\s+the\s+war\b|\bweekly\b|\bmonthly\b|\bduring\s+the\s+war\b"
      r"|\b(?:over|during|throughout|in)\s+the\s+(?:month|week|year)\b|\bat\s+(?:the\s+)?weekend\b"),
+    (("winter", "summer", "spring", "autumn", "fall"),
+     r"\b(?:last|this|past|previous)\s+(?:winter|summer|spring|autumn|fall)\b"
+     r"|\b(?:over|during|throughout|in)\s+the\s+(?:winter|summer|spring|autumn)\b"),
 ]
 AGGREGATE_CUES = "|".join(p for _, p in AGGREGATE_CUE_GROUPS)
 EVENT_OVERRIDE = (r"\b(?:in|on|during)\s+(?:a\s+single|one)\s+(?:night|attack|strike|wave)\b|\bovernight\b"
@@ -155,6 +158,7 @@ RECORD_CUES = (
     r"|\b" + SUPERLATIVE + r"\b[^.;]{0,40}?\bever\b|\bunprecedented\b|\bthe\s+most\s+ever\b"
     r"|\b" + SUPERLATIVE + r"\b[^.;]{0,40}?\bsince\s+(?:the\s+)?(?:full[- ]scale\s+)?(?:war|invasion)\s+began\b"
     r"|\b" + SUPERLATIVE + r"\b[^.;]{0,40}?\b(?:on\s+record|to\s+date)\b"
+    r"|\b" + SUPERLATIVE + r"\b[^.;]{0,40}?\bso\s+far\b(?!\s+(?:this|in)\b)"
     r"|\b(?:a\s+)?new\s+(?:\w+\s+)?high\b|\ball-time\s+high\b"
 )
 HEDGES = (

@@ -77,6 +77,39 @@ def test_metrics(text, expected):
     assert keys(text) == expected
 
 
+@pytest.mark.parametrize("text,expected", [
+    # parts of a weapon total that have no verb of their own
+    ("Air defences destroyed 30 drones overnight, 12 of which over Kyiv.",
+     {("drones_intercepted", 30), ("drones_intercepted", 12)}),
+    ("Russia launched 50 drones overnight, including 20 at Lviv.", {("drones_launched", 50), ("drones_launched", 20)}),
+    ("Russia launched 50 drones at 12 regions, including 3 in the west.", {("drones_launched", 50)}),
+    # a plain noun before a people noun; apposition before the verb; a shared verb
+    ("Officials said 3 railway workers were killed in Kharkiv.", {("killed", 3)}),
+    ("The strike killed 4 people in Sumy, 3 of them children.", {("killed", 4)}),
+    ("Three people, a teacher and her two sons, were killed in Kherson.", {("killed", 3)}),
+    ("Russian troops hit the region with 30 glide bombs and 12 drones.",
+     {("glide_bombs_launched", 30), ("drones_launched", 12)}),
+    ("Russia fired two Kh-59 guided air missiles.", {("cruise_missiles_launched", 2)}),
+    # not launches: a stock, a correction notice, a stale toll, a quoted "lost locally"
+    ("The fleet kept two submarines armed with 8 Kalibr missiles on standby.", set()),
+    ("An earlier version of this story incorrectly said 40 people were killed; 14 were killed.", {("killed", 14)}),
+    ("The death toll had stood at 9 on Monday morning.", set()),
+    ('Air defences downed 50 drones, and 20 drones were "lost locally".', {("drones_intercepted", 50)}),
+])
+def test_parts_appositions_and_non_launches(text, expected):
+    assert keys(text) == expected
+
+
+def test_previous_record_set_on_a_date_and_so_far():
+    assert one("The previous record of 650 drones was set in August.", "drones_launched", 650).record
+    assert one("The largest attack so far came in June, when 600 drones were launched.", "drones_launched", 600).record
+    assert not one("The largest attack so far this year involved 400 drones.", "drones_launched", 400).record
+
+
+def test_a_season_is_a_period():
+    assert one("Last winter Russia fired 900 missiles at the grid.", "missiles_launched", 900).scope == "aggregate"
+
+
 def test_out_of_gives_intercepted_and_launched():
     assert keys("Air defence shot down 44 out of 50 drones.") == {("drones_intercepted", 44), ("drones_launched", 50)}
     assert keys("Nine of the 12 missiles were intercepted.") == {("missiles_intercepted", 9),
