@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from scheduler.receivers import MailSink, WebhookReceiver
+
 SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "seed"
 
 
@@ -79,104 +81,21 @@ def seed_dir() -> Path:
     return SEED
 
 
-# --- a real SMTP server and a real webhook receiver on loopback ------------------------------------
-
-
-class SmtpSink:
-    """aiosmtpd on 127.0.0.1:<port>; ``messages`` are the received mails parsed with email.policy.default,
-    ``envelopes`` the (mail_from, rcpt_tos) pairs. Keyword arguments go to aiosmtpd's Controller/SMTP:
-    ``tls_context`` + ``require_starttls`` (STARTTLS), ``ssl_context`` (implicit TLS), ``authenticator``,
-    ``auth_required``, ``auth_require_tls``."""
-
-    def __init__(self, **smtp_kwargs):
-        import email
-        import email.policy
-        import threading
-
-        from aiosmtpd.controller import Controller
-
-        sink = self
-        self.messages: list = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self._lock = threading.Lock()
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
-                raw = envelope.original_content or envelope.content
-                with sink._lock:
-                    sink.messages.append(email.message_from_bytes(raw, policy=email.policy.default))
-                    sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-                return "250 OK"
-
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **smtp_kwargs)
-
-    def start(self):
-        self.controller.start()
-        return self
-
-    def stop(self):
-        self.controller.stop()
-
-    def clear(self):
-        with self._lock:
-            self.messages.clear()
-            self.envelopes.clear()
+# --- a real SMTP server and a real webhook receiver on loopback (scheduler/receivers.py) -------------
 
 
 @pytest.fixture
 def smtp_server():
-    server = SmtpSink().start()
+    """A real SMTP server (aiosmtpd) on loopback: ``.messages``, ``.envelopes``, ``.port``, ``.clear()``."""
+    server = MailSink().start()
     yield server
     server.stop()
 
 
-class WebhookReceiver:
-    """http.server in a thread; records every POST (path, headers with lower-case names, body) and
-    answers ``status`` (settable at any time)."""
-
-    def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        receiver = self
-        self.requests: list[dict] = []
-        self.status = 204
-        self._lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver._lock:
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    receiver.requests.append({"path": self.path, "headers": headers, "body": body})
-                    status = receiver.status
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def webhook_receiver():
-    receiver = WebhookReceiver().start()
+    """A real HTTP receiver on loopback: ``.requests`` ({path, headers, body}), settable ``.status``."""
+    receiver = WebhookReceiver(status=204).start()
     yield receiver
     receiver.stop()
 

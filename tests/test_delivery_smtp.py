@@ -8,8 +8,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.mail import MailError, build_message, send_message
 from alerts.models import Alert
+from scheduler.receivers import MailSink
 from tallywatch.config import SmtpSettings, Subscriber
-from tests.conftest import SmtpSink
 
 SUB = Subscriber(id="ed", email="ed@example.org")
 
@@ -47,7 +47,7 @@ def test_message_id_is_deterministic():
 
 
 def test_starttls_with_login(tls_cert, trust):
-    server = SmtpSink(tls_context=_server_context(tls_cert), require_starttls=True, auth_required=True,
+    server = MailSink(tls_context=_server_context(tls_cert), require_starttls=True, auth_required=True,
                       authenticator=_auth, auth_exclude_mechanism=["LOGIN"]).start()
     try:
         smtp = SmtpSettings(host="localhost", port=server.port, tls="starttls", username="tw", password="s3cret",
@@ -66,7 +66,7 @@ def test_starttls_with_login(tls_cert, trust):
 
 
 def test_implicit_tls(tls_cert, trust):
-    server = SmtpSink(ssl_context=_server_context(tls_cert)).start()
+    server = MailSink(ssl_context=_server_context(tls_cert)).start()
     try:
         smtp = SmtpSettings(host="localhost", port=server.port, tls="ssl", sender="alerts@tw.example", timeout=5)
         send_message(build_message(_alerts(), SUB, smtp), smtp)
@@ -77,7 +77,7 @@ def test_implicit_tls(tls_cert, trust):
 
 
 def test_untrusted_certificate_is_refused(tls_cert):
-    server = SmtpSink(ssl_context=_server_context(tls_cert)).start()
+    server = MailSink(ssl_context=_server_context(tls_cert)).start()
     try:
         smtp = SmtpSettings(host="localhost", port=server.port, tls="ssl", timeout=5)
         with pytest.raises(MailError):
