@@ -38,6 +38,8 @@ log = logging.getLogger("tallywatch.scheduler")
 CONFIG_SCHEDULES_KEY = "tw:scheduler:config_schedules"  # source id -> schedule last taken from config
 FIRST_SCHEDULED_KEY = "tw:scheduler:first_scheduled"  # source id -> epoch its job was first added
 WATCHDOG_SECONDS = 30.0  # how often the leader looks for silent sources
+ERROR_KINDS = ("http_errors", "malformed_feeds", "undecodable", "not_html", "oversized", "download_errors",
+               "robots_denied", "empty_articles", "store_errors")
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
 
 
@@ -128,6 +130,10 @@ class Service:
                 run.stats = dict(await crawl_source(self.runner, source, self.config, self.redis))
             run.outcome = "ok"
             log.info("crawl %s: %s (%.1fs)", source_id, fmt_stats(run.stats), time.time() - run.started)
+            if run.stats.get("errors"):  # logged at ERROR: each crawl with failures is a Sentry event
+                kinds = ", ".join(f"{k} {run.stats[k]}" for k in ERROR_KINDS if run.stats.get(k))
+                log.error("crawl %s had %d errors (%s); see 'tallywatch schedule history %s'",
+                          source_id, run.stats["errors"], kinds, run.job_id)
         except Exception as e:  # a failing job is reported; the schedule goes on
             run.outcome, run.error = "error", f"{type(e).__name__}: {e}"
             log.error("crawl %s failed: %s", source_id, e, exc_info=not isinstance(e, LookupError))

@@ -102,3 +102,27 @@ def test_no_dsn_means_no_sentry():
 
     assert init_sentry(None) is False
     assert init_sentry("") is False
+
+
+def test_crawl_errors_reach_sentry(ingest, tmp_path, news_site, redis_server):
+    """`tallywatch crawl` against a feed answering 500: the crawl error is a Sentry event."""
+    import os
+
+    news_site.set_raw("/feeds/broken.xml", status=500, body="oops")
+    config = tmp_path / "tw.toml"
+    config.write_text(f"""[settings]
+download_delay = 0
+[[sources]]
+id = "broken"
+kind = "rss"
+url = "{news_site.url('/feeds/broken.xml')}"
+schedule = "every 10m"
+""")
+    env = os.environ | {"REDIS_URL": redis_server.url, "SENTRY_DSN": ingest.dsn}
+    proc = subprocess.run([sys.executable, "-m", "scheduler.cli", "crawl", "--config", str(config)],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "broken: ok" in proc.stdout and "errors 1" in proc.stdout
+    messages = [json.dumps(i.get("logentry") or i.get("message")) for i in ingest.items]
+    assert any("crawl broken had 1 errors (http_errors 1)" in m or "crawl %s had %d errors" in m for m in messages), \
+        ingest.items
