@@ -205,6 +205,9 @@ _LAUNCH_WORDS = re.compile(r"^(?:" + V.LAUNCH_VERBS + r")$", _I)
 _MAX_SENTENCE = 600
 
 
+_LAST_WORD_RE = re.compile(r"([A-Za-z.]+)\.?$")
+
+
 def split_sentences(paragraph: str) -> list[tuple[int, str]]:
     """(offset, sentence) pairs; abbreviations ("Mr.", "U.S.") and decimals do not end a sentence. A run-on
     "sentence" longer than 600 characters (page junk, unpunctuated feeds) is cut at a ";", "," or space,
@@ -213,7 +216,7 @@ def split_sentences(paragraph: str) -> list[tuple[int, str]]:
     start = 0
     for m in _SENT_END_RE.finditer(paragraph):
         before = paragraph[max(start, m.start() - 40) : m.start() + 1]
-        last = re.search(r"([A-Za-z.]+)\.?$", before.rstrip(".!?\"”’)").split(" ")[-1] + ".")
+        last = _LAST_WORD_RE.search(before.rstrip(".!?\"”’)").split(" ")[-1] + ".")
         word = (last.group(1) if last else "").lower().rstrip(".")
         if paragraph[m.start()] == "." and (word in _ABBREV or (len(word) == 1 and word.isalpha())):
             continue
@@ -360,6 +363,8 @@ _VERB_LRX = _LowRx(_VERB_RE.pattern)
 # where a verb can start: the leading letters of every alternative, as one case-sensitive alternation on the
 # lower-cased text (the regex engine skips ahead to the letters these start with)
 _VERB_START_RE = re.compile("|".join(sorted({p for ps in _VERB_PREFIXES.values() for p in ps}, key=lambda x: -len(x))))
+# ... right after a non-word character (a verb starts a word; a leading \W lets the engine skip ahead)
+_VERB_AFTER_RE = re.compile(r"\W(?=" + _VERB_START_RE.pattern + ")")
 
 
 def _verb_matches_low(text: str, low: str, end: int) -> list[re.Match]:
@@ -369,20 +374,16 @@ def _verb_matches_low(text: str, low: str, end: int) -> list[re.Match]:
     out: list[re.Match] = []
     pos = 0
     rx = _VERB_LRX.low
-    while True:
-        c = _VERB_START_RE.search(low, pos, end)
-        if c is None:
-            return out
-        i = c.start()
-        if i > 0 and text[i - 1].isalnum():
-            pos = i + 1
+    starts = [0] if _VERB_START_RE.match(low, 0, end) else []
+    starts += [c.end() for c in _VERB_AFTER_RE.finditer(low, 0, end)]
+    for i in starts:
+        if i < pos:
             continue
         m = rx.match(low, i, end)
         if m:
             out.append(m)
             pos = m.end()
-        else:
-            pos = i + 1
+    return out
 
 
 def _verb_class(m: re.Match) -> str:
@@ -907,11 +908,19 @@ class _SentInfo:
     """A sentence, its paragraph index, and its scored places (found on first use: most sentences never
     need them)."""
 
-    __slots__ = ("text", "para", "low", "_places")
+    __slots__ = ("text", "para", "low", "_places", "_anaphor")
 
     def __init__(self, text: str, para: int, low: str):
         self.text, self.para, self.low = text, para, low
         self._places: list[tuple[PlaceMention, int]] | None = None
+        self._anaphor: re.Match | None | bool = False
+
+    @property
+    def anaphor(self) -> re.Match | None:
+        """"the region", "this city", "our region": the article's own place, found on first use."""
+        if self._anaphor is False:
+            self._anaphor = _ANAPHOR_RE.search(self.text)
+        return self._anaphor
 
     @property
     def places(self) -> list[tuple[PlaceMention, int]]:
@@ -933,7 +942,7 @@ def _best_place(places: list[tuple[PlaceMention, int]], pos: int, kinds: tuple[s
     return best[1] if best else None
 
 
-_CUTOFF_RE = re.compile(r":|\bincluding\b|;|,\s*[\w-]+\s+of\s+(?:them|which)\b", _I)
+_CUTOFF_RE = _LowRx(r":|\bincluding\b|;|,\s*[\w-]+\s+of\s+(?:them|which)\b")
 _LOCAL = ("city", "region")
 
 
@@ -942,7 +951,8 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: _ArticleContext) 
     side the weapons came from or Ukraine for national tallies, else (casualties) the article's place."""
     s = sents[idx]
     pos = c.start
-    cm = _CUTOFF_RE.search(s.text, pos + 1)
+    cm = (_CUTOFF_RE.low.search(s.low, pos + 1) if len(s.low) == len(s.text)
+          else _CUTOFF_RE.rx.search(s.text, pos + 1))
     cutoff = cm.start() if cm else None
     local = _best_place(s.places, pos, _LOCAL, cutoff=cutoff)
     if local:
@@ -952,7 +962,7 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: _ArticleContext) 
         return country
     para = [k for k in ctx.paragraph_members(s.para) if k != idx]
     para.sort(key=lambda k: (abs(k - idx) + (0.5 if k > idx else 0)))
-    anaphor = _ANAPHOR_RE.search(s.text)
+    anaphor = s.anaphor
     if anaphor:
         # "used against the region", "hit the outskirts": the article's own place, as a region if asked
         want_region = anaphor.group("what").lower() in ("region", "oblast")
