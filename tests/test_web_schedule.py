@@ -48,34 +48,34 @@ def test_pages_show_jobs_and_escaped_history(app_and_table, redis_client):
 
 def test_api_needs_a_token(app_and_table, monkeypatch):
     client, _ = app_and_table
-    assert client.get("/api/v1/schedule/jobs").status_code == 401
-    assert client.get("/api/v1/schedule/jobs", headers=auth("wrong")).status_code == 401
+    assert client.get("/api/schedule/jobs").status_code == 401
+    assert client.get("/api/schedule/jobs", headers=auth("wrong")).status_code == 401
     monkeypatch.delenv("TALLYWATCH_API_TOKEN")
-    closed = client.get("/api/v1/schedule/jobs", headers=auth())
+    closed = client.get("/api/schedule/jobs", headers=auth())
     assert closed.status_code == 503 and "TALLYWATCH_API_TOKEN" in closed.json()["detail"]
 
 
 def test_api_changes_reach_the_store(app_and_table):
     client, table = app_and_table
-    jobs = client.get("/api/v1/schedule/jobs", headers=auth()).json()["jobs"]
+    jobs = client.get("/api/schedule/jobs", headers=auth()).json()["jobs"]
     assert [j["id"] for j in jobs] == ["crawl:kyiv"]
 
-    edited = client.patch("/api/v1/schedule/jobs/crawl:kyiv", headers=auth(),
+    edited = client.patch("/api/schedule/jobs/crawl:kyiv", headers=auth(),
                           json={"schedule": "*/5 * * * *", "timezone": "Europe/Kyiv", "jitter": 10})
     assert edited.status_code == 200, edited.text
     assert len(edited.json()["next_runs"]) == 3
     assert "Europe/Kyiv" in str(table.get_job("crawl:kyiv").trigger.timezone)
     assert table.get_job("crawl:kyiv").trigger.jitter == 10
 
-    bad = client.patch("/api/v1/schedule/jobs/crawl:kyiv", headers=auth(), json={"schedule": "99 * * * *"})
+    bad = client.patch("/api/schedule/jobs/crawl:kyiv", headers=auth(), json={"schedule": "99 * * * *"})
     assert bad.status_code == 422 and "invalid schedule" in bad.json()["detail"]
-    assert client.patch("/api/v1/schedule/jobs/crawl:kyiv", headers=auth(), json={"jitter": -1}).status_code == 422
+    assert client.patch("/api/schedule/jobs/crawl:kyiv", headers=auth(), json={"jitter": -1}).status_code == 422
 
-    assert client.post("/api/v1/schedule/jobs/crawl:kyiv/pause", headers=auth()).json()["state"] == "paused"
+    assert client.post("/api/schedule/jobs/crawl:kyiv/pause", headers=auth()).json()["state"] == "paused"
     assert table.get_job("crawl:kyiv").next_run_time is None
-    assert client.post("/api/v1/schedule/jobs/crawl:kyiv/resume", headers=auth()).json()["state"] == "active"
+    assert client.post("/api/schedule/jobs/crawl:kyiv/resume", headers=auth()).json()["state"] == "active"
     before = time.time()
-    client.post("/api/v1/schedule/jobs/crawl:kyiv/run-now", headers=auth())
+    client.post("/api/schedule/jobs/crawl:kyiv/run-now", headers=auth())
     assert table.get_job("crawl:kyiv").next_run_time.timestamp() <= before + 2
-    assert client.post("/api/v1/schedule/jobs/nope/pause", headers=auth()).status_code == 404
-    assert "/api/v1/schedule/jobs/{job_id}" in client.get("/openapi.json").json()["paths"]
+    assert client.post("/api/schedule/jobs/nope/pause", headers=auth()).status_code == 404
+    assert "/api/schedule/jobs/{job_id}" in client.get("/openapi.json").json()["paths"]

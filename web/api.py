@@ -8,14 +8,11 @@ The OpenAPI schema is FastAPI's (``/openapi.json``, ``/docs``).
 
 from __future__ import annotations
 
-import hmac
 import html
-import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from alerts import outbox
@@ -24,30 +21,11 @@ from alerts.history import get_alert
 from alerts.subscriptions import SubscriptionError, SubscriptionIn
 from alerts.unsubscribe import token_subscriber, verify
 from tallywatch.config import Config
-from web.deps import get_config, get_redis
-
-_bearer = HTTPBearer(auto_error=False, description="API token (settings.api_token_env, default TALLYWATCH_API_TOKEN)")
-
+from web.deps import get_config, get_redis, require_token
 
 ConfigDep = Annotated[Config, Depends(get_config)]
 RedisDep = Annotated[object, Depends(get_redis)]
 Token = Annotated[str, Query(description="the signed token from the email")]
-
-
-def api_tokens(config: Config) -> list[str]:
-    raw = os.environ.get(config.settings.api_token_env, "")
-    return [t.strip() for t in raw.split(",") if t.strip()]
-
-
-def require_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], config: ConfigDep,
-) -> None:
-    tokens = api_tokens(config)
-    if not tokens:
-        raise HTTPException(503, f"the API is disabled: set {config.settings.api_token_env}")
-    given = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
-    if not any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens):
-        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
 api = APIRouter(prefix="/api", tags=["subscriptions"], dependencies=[Depends(require_token)])

@@ -18,7 +18,7 @@ from web.deps import get_config, get_redis, require_token
 from web.templating import templates
 
 router = APIRouter()
-api = APIRouter(prefix="/api/v1/schedule", tags=["schedule"], dependencies=[Depends(require_token)])
+api = APIRouter(prefix="/api/schedule", tags=["schedule"], dependencies=[Depends(require_token)])
 
 
 def _table(request: Request) -> JobTable:
