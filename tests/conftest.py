@@ -141,3 +141,15 @@ def tls_cert(tmp_path_factory):
     keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption()))
     return certfile, keyfile
+
+
+@pytest.fixture
+def seeded(redis_client):
+    """Redis with the record ledger loaded from the shared daily Air Force table."""
+    from alerts import ledger
+    from tests.test_alerts_helpers import DAILY_CSV
+
+    if not DAILY_CSV.is_file():
+        pytest.skip("shared/data CSV missing")
+    ledger.seed_from_csv(redis_client, DAILY_CSV)
+    return redis_client

@@ -3,8 +3,6 @@
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-import pytest
-
 from alerts import ledger
 from alerts.detect import detect
 from alerts.events import article_night, diverge, event_figures
@@ -15,25 +13,15 @@ from tallywatch.config import Subscriber
 from tallywatch.models import Article, Figure
 from tallywatch.store import ALERTS_GROUP, ARTICLE_STREAM
 from tests.test_alerts_helpers import (
+    CHANGED_TITLE,
     CNN_URL,
-    DAILY_CSV,
+    DIVERGING_TITLE,
+    RECORD_TITLE,
     cnn_article,
     guardian_article,
     make_config,
     write_article,
 )
-
-RECORD_TITLE = "NEW RECORD: 539 drones in one night (previous 537, 29 June)"
-DIVERGING_TITLE = "DIVERGING: injured 23 (CNN, at least) vs 14 (The Guardian) — Kyiv, night of 3-4 July"
-CHANGED_TITLE = "CHANGED: injured 23 → 26 (CNN)"
-
-
-@pytest.fixture
-def seeded(redis_client):
-    if not DAILY_CSV.is_file():
-        pytest.skip("shared/data CSV missing")
-    ledger.seed_from_csv(redis_client, DAILY_CSV)
-    return redis_client
 
 
 def titles(alerts):

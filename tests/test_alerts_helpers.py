@@ -16,6 +16,11 @@ from tallywatch.store import ARTICLE_STREAM, ARTICLES_INDEX, article_key, articl
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 DAILY_CSV = DATA / "missile_attacks_daily.csv"
 
+# the seed scenario's alerts, as a subscriber reads them
+RECORD_TITLE = "NEW RECORD: 539 drones in one night (previous 537, 29 June)"
+DIVERGING_TITLE = "DIVERGING: injured 23 (CNN, at least) vs 14 (The Guardian) — Kyiv, night of 3-4 July"
+CHANGED_TITLE = "CHANGED: injured 23 → 26 (CNN)"
+
 CNN_URL = "https://edition.cnn.com/2025/07/04/europe/russia-ukraine-record-drone-attack-kyiv-intl"
 GUARDIAN_URL = "https://www.theguardian.com/world/2025/jul/04/ukraine-war-briefing-kyiv-attack"
 SECRET = "whsec_" + base64.b64encode(b"tallywatch-test-secret-0123456789").decode()

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
-from alerts import ledger
 from alerts.digest import send_digests
 from alerts.history import delivered_to, delivery_health, record_alert
 from alerts.mail import MailError, build_message, send_message
@@ -20,8 +19,10 @@ from tallywatch.config import SmtpSettings, Subscriber
 from tallywatch.store import ALERTS_OUTBOX
 from tests.conftest import free_port
 from tests.test_alerts_helpers import (
+    CHANGED_TITLE,
     CNN_URL,
-    DAILY_CSV,
+    DIVERGING_TITLE,
+    RECORD_TITLE,
     SECRET,
     cnn_article,
     guardian_article,
@@ -37,17 +38,6 @@ def make_config(*subs, **kw):
     config = _make_config(*subs, **kw)
     return replace(config, settings=replace(config.settings, allow_private_webhooks=True))
 
-RECORD_TITLE = "NEW RECORD: 539 drones in one night (previous 537, 29 June)"
-DIVERGING_TITLE = "DIVERGING: injured 23 (CNN, at least) vs 14 (The Guardian) — Kyiv, night of 3-4 July"
-CHANGED_TITLE = "CHANGED: injured 23 → 26 (CNN)"
-
-
-@pytest.fixture
-def seeded(redis_client):
-    if not DAILY_CSV.is_file():
-        pytest.skip("shared/data CSV missing")
-    ledger.seed_from_csv(redis_client, DAILY_CSV)
-    return redis_client
 
 
 def parts(msg):
