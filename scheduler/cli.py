@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ConfigError) as e:
         print(f"tallywatch: error: {e}", file=sys.stderr)
         return 2
+    except ConnectionError as e:  # Redis (or another service) unreachable at start-up
+        print(f"tallywatch: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

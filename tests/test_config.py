@@ -120,3 +120,17 @@ def test_cli_missing_config_file(tmp_path):
                            str(tmp_path / "absent.toml")], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2
     assert "config file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unreachable_redis_is_one_line_not_a_traceback(tmp_path):
+    import os
+
+    path = tmp_path / "tw.toml"
+    path.write_text('[[sources]]\nid = "x"\nkind = "rss"\nurl = "https://example.org/feed"\nschedule = "every 5m"\n')
+    env = os.environ | {"REDIS_URL": "redis://127.0.0.1:1/0"}
+    for command in (["run"], ["crawl"], ["worker"], ["schedule", "list"]):
+        proc = subprocess.run([sys.executable, "-m", "scheduler.cli", *command, "--config", str(path)],
+                              capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+        assert proc.returncode in (1, 2), command
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert "cannot reach Redis at redis://127.0.0.1:1/0" in proc.stderr
