@@ -30,6 +30,7 @@ DEMO_DATA = files("scheduler") / "demo_data"
 SECRET = "whsec_" + base64.b64encode(b"tallywatch-demo-secret-32-bytes!").decode()
 UPDATED_TOLL = 26
 CYCLE_SECONDS = 3
+DEMO_MARK = "# written by `tallywatch demo`"
 
 # feed name -> (source id, outlet, article files)
 FEEDS = {
@@ -61,7 +62,7 @@ def write_config(out: Path, site: NewsSite, smtp_port: int, webhook_url: str) ->
         f'url = "{site.feed_url(feed)}"\nschedule = "every {CYCLE_SECONDS}s"\n'
         for feed, (sid, outlet, _names) in FEEDS.items()
     )
-    text = f"""# written by `tallywatch demo`
+    text = f"""{DEMO_MARK}
 [settings]
 data_dir = "{out / 'data'}"
 records_csv = "{DEMO_DATA / 'missile_attacks_daily.csv'}"
@@ -142,14 +143,22 @@ def report(out: Path, sink: MailSink, receiver: WebhookReceiver, redis, config) 
 
 
 def run_demo(out: Path) -> int:
+    from scheduler.cli import UserError
     from scheduler.service import prepare, run_service
     from tallywatch.config import load_config
 
     started = time.monotonic()
     out = out.resolve()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    marker = out / "tallywatch.toml"
+    if out.exists() and any(out.iterdir()) and not (
+            marker.is_file() and marker.read_text(encoding="utf-8").startswith(DEMO_MARK)):
+        raise UserError(f"{out} is not empty and was not made by the demo; give an empty or new folder with --out")
+    try:
+        if out.exists():
+            shutil.rmtree(out)  # the previous demo's output
+        out.mkdir(parents=True)
+    except OSError as e:
+        raise UserError(f"cannot use {out} for the demo's files: {e.strerror or e}") from None
     _quiet_logs()
     site, paths = build_site()
     sink = MailSink(out / "mail").start()

@@ -107,3 +107,11 @@ def test_demo_command_runs(tmp_path):
     assert "SIGNATURE INVALID" not in out
     assert len(list((tmp_path / "out" / "mail").glob("*.eml"))) == 2
     assert len(list((tmp_path / "out" / "webhooks").glob("*.json"))) == 3
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    proc = subprocess.run([sys.executable, "-m", "scheduler.cli", "demo", "--out", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "was not made by the demo" in proc.stderr
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
