@@ -10,12 +10,9 @@ import sys
 from pathlib import Path
 
 from tallywatch.config import ConfigError, load_config
+from tallywatch.errors import UserError
 
 DEFAULT_CONFIG = "tallywatch.toml"
-
-
-class UserError(Exception):
-    """Something the user can fix; printed as one line."""
 
 
 def _config(args):

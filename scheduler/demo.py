@@ -143,9 +143,9 @@ def report(out: Path, sink: MailSink, receiver: WebhookReceiver, redis, config) 
 
 
 def run_demo(out: Path) -> int:
-    from scheduler.cli import UserError
     from scheduler.service import prepare, run_service
     from tallywatch.config import load_config
+    from tallywatch.errors import UserError
 
     started = time.monotonic()
     out = out.resolve()
