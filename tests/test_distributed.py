@@ -3,6 +3,7 @@ crawls and the alert processing; every request crawled exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from scheduler.distributed import CRAWL_STREAM, WORKERS_GROUP
 from scheduler.history import runs
+from scheduler.leader import INSTANCES_KEY
 from tallywatch.store import ARTICLE_STREAM, ARTICLES_INDEX
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,6 +39,10 @@ def test_two_workers_share_the_crawls(tmp_path, news_site, redis_server, redis_c
                                 env=env, stdout=(tmp_path / log).open("w"), stderr=subprocess.STDOUT)
 
     workers = [start("worker", "--concurrency", "1", log=f"w{i}.log") for i in range(2)]
+    deadline = time.monotonic() + 60  # both workers up before anything is queued
+    while time.monotonic() < deadline and sum(
+            json.loads(v)["role"] == "worker" for v in redis_client.hgetall(INSTANCES_KEY).values()) < 2:
+        time.sleep(0.1)
     scheduler = start("run", "--distributed", log="sched.log")
     try:
         deadline = time.monotonic() + 90
