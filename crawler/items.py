@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+
+from tallywatch.models import Article
 
 
 @dataclass
 class ArticleItem:
-    url: str  # canonical URL (the article's identity)
+    article: Article  # canonical URL, outlet, source, title, body, published, guid, fetched_at
     fetched_url: str  # the URL actually fetched (after redirects)
-    outlet: str
-    source_id: str
-    title: str
-    body: str
-    published: datetime | None = None
-    guid: str | None = None
-    fetched_at: datetime | None = None
     # the feed entry (or listing link) this article came from; marked seen once the article is decided
     entry_key: str | None = None
     entry_fp: str | None = None

@@ -39,17 +39,8 @@ class StorePipeline:
         spider = self.crawler.spider
         r = spider.redis
         stats = self.crawler.stats
-        article = Article(
-            url=item.url,
-            outlet=item.outlet,
-            source_id=item.source_id,
-            title=item.title,
-            body=item.body,
-            published=item.published,
-            guid=item.guid,
-            fetched_at=item.fetched_at,
-        )
-        seen = dedup.SeenMark(item.source_id, item.entry_key, item.entry_fp) if item.entry_key else None
+        article = item.article
+        seen = dedup.SeenMark(article.source_id, item.entry_key, item.entry_fp) if item.entry_key else None
         validators = (item.fetched_url, item.etag, item.last_modified) if (item.etag or item.last_modified) else None
         try:
             # figures are extracted only once the article is decided new/changed: duplicates never pay
@@ -66,17 +57,17 @@ class StorePipeline:
             stats.inc_value("tallywatch/errors")
             stats.inc_value("tallywatch/store_errors")
             if isinstance(e, redis.RedisError | OSError):
-                spider.logger.error("[%s] cannot store %s: %s", item.source_id, item.url, e)
+                spider.logger.error("[%s] cannot store %s: %s", article.source_id, article.url, e)
             else:
-                spider.logger.exception("[%s] cannot store %s", item.source_id, item.url)
+                spider.logger.exception("[%s] cannot store %s", article.source_id, article.url)
             raise DropItem(f"store failed: {e}", log_level="DEBUG") from e
         stats.inc_value(f"tallywatch/{outcome.decision.value}")
         if outcome.decision is dedup.Decision.DUPLICATE:
-            spider.logger.info("[%s] duplicate: %s is a verbatim copy of %s", item.source_id, item.url,
+            spider.logger.info("[%s] duplicate: %s is a verbatim copy of %s", article.source_id, article.url,
                                outcome.claimed_by)
             raise DropItem(f"duplicate of {outcome.claimed_by}", log_level="DEBUG")
         if outcome.decision is dedup.Decision.UNCHANGED:
             raise DropItem("unchanged", log_level="DEBUG")
-        spider.logger.info("[%s] %s: %s v%d (%d figures)", item.source_id, outcome.decision.value, item.url,
+        spider.logger.info("[%s] %s: %s v%d (%d figures)", article.source_id, outcome.decision.value, article.url,
                            outcome.version, len(article.figures))
         return item

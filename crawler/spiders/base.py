@@ -28,6 +28,7 @@ from crawler import dedup
 from crawler.canonical import canonical_url
 from crawler.items import ArticleItem
 from tallywatch.config import Config, Source
+from tallywatch.models import Article
 
 STAT_PREFIX = "tallywatch/"
 STAT_NAMES = (
@@ -276,15 +277,10 @@ class SourceSpider(scrapy.Spider):
         redirected = bool(response.meta.get("redirect_urls"))
         etag, last_modified = (None, None) if redirected else self.validators_of(response)
         yield ArticleItem(
-            url=canonical_url(response.url),
+            article=Article(url=canonical_url(response.url), outlet=self.source.outlet, source_id=self.source.id,
+                            title=title, body=body, published=published, guid=entry.guid,
+                            fetched_at=datetime.now(UTC)),
             fetched_url=response.request.url if not redirected else response.meta["redirect_urls"][0],
-            outlet=self.source.outlet,
-            source_id=self.source.id,
-            title=title,
-            body=body,
-            published=published,
-            guid=entry.guid,
-            fetched_at=datetime.now(UTC),
             entry_key=entry.key,
             entry_fp=entry.fp,
             etag=etag,
