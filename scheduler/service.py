@@ -293,6 +293,8 @@ class Service:
                  f", stopping after {self.barrier.cycles} cycles" if self.barrier.cycles else "")
         if not self.barrier.source_ids:
             log.warning("no enabled sources in %s: nothing to crawl", self.config.path)
+            if self.barrier.cycles is not None:
+                self.barrier.finished.set()  # no cycle can ever complete
         last_watch = 0.0
         while not (self.stopping.is_set() or self.barrier.finished.is_set()):
             self.tick()
