@@ -134,3 +134,25 @@ def test_unreachable_redis_is_one_line_not_a_traceback(tmp_path):
         assert proc.returncode in (1, 2), command
         assert "Traceback" not in proc.stderr, proc.stderr
         assert "cannot reach Redis at redis://127.0.0.1:1/0" in proc.stderr
+
+
+def test_every_setting_in_the_example_exists(monkeypatch, tmp_path):
+    """The commented-out settings in tallywatch.example.toml are real ones with valid values."""
+    import re
+
+    monkeypatch.setenv("TALLYWATCH_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    monkeypatch.setenv("SMTP_PASSWORD", "x")
+    for var in ("REDIS_URL", "TALLYWATCH_DATA_DIR", "SENTRY_DSN"):
+        monkeypatch.delenv(var, raising=False)
+    text = (REPO / "tallywatch.example.toml").read_text()
+    settings, rest = text.split("[smtp]", 1)
+    settings = re.sub(r"^# (\w+ = )", r"\1", settings, flags=re.M)
+    settings = settings.replace('records_csv = "../shared/data/missile_attacks_daily.csv"', "")
+    path = tmp_path / "all.toml"
+    path.write_text(settings + "[smtp]" + rest)
+    config = load_config(path)
+    s = config.settings
+    assert s.operator_emails == ("ops@example.org",)
+    assert s.redis_url == "redis://localhost:6379/0" and s.sentry_dsn.startswith("https://")
+    assert (s.leader_ttl, s.max_concurrent_crawls, s.download_delay, s.allow_private_webhooks) == (15, 8, 0.5, False)
+    assert (s.email_rate_limit, s.delivery_max_attempts, s.api_token_env) == (30, 8, "TALLYWATCH_API_TOKEN")
