@@ -561,6 +561,18 @@ def _is_part(sent: str, total_end: int, start: int, right: str) -> bool:
     return bool(_PART_GAP_INCLUDING_RE.match(gap) and _PART_TAIL_RE.match(right))
 
 
+def _may_bound(sent: str, lo: int, hi: int) -> bool:
+    """Whether _CLAUSE_BOUND_RE can match in sent[lo:hi]: each of its matches holds ";", a dash, or a comma
+    before a word holding "wh" (while, whereas), "but" or "hough" (though, although). These letters have no
+    other case-insensitive equivalents (unlike i, s, k), so lower() is a safe test."""
+    if sent.find(";", lo, hi) >= 0 or sent.find("–", lo, hi) >= 0 or sent.find("—", lo, hi) >= 0:
+        return True
+    if sent.find(",", lo, hi) < 0:
+        return False
+    w = sent[lo:hi].lower()
+    return "wh" in w or "but" in w or "hough" in w
+
+
 def _clause_left(sent: str, start: int, width: int = 220) -> str:
     return sent[_clause_start(sent, start, width) : start]
 
@@ -568,6 +580,8 @@ def _clause_left(sent: str, start: int, width: int = 220) -> str:
 def _clause_start(sent: str, start: int, width: int = 220) -> int:
     """Where the clause holding ``start`` begins: at most ``width`` back, after the last clause bound."""
     lo = max(0, start - width)
+    if not _may_bound(sent, lo, start):
+        return lo
     cut = None
     for m in _CLAUSE_BOUND_RE.finditer(sent, lo, start):
         cut = m.end()
@@ -908,12 +922,20 @@ class _SentInfo:
     """A sentence, its paragraph index, and its scored places (found on first use: most sentences never
     need them)."""
 
-    __slots__ = ("text", "para", "low", "_places", "_anaphor")
+    __slots__ = ("text", "para", "low", "_places", "_anaphor", "_russian")
 
     def __init__(self, text: str, para: int, low: str):
         self.text, self.para, self.low = text, para, low
         self._places: list[tuple[PlaceMention, int]] | None = None
         self._anaphor: re.Match | None | bool = False
+        self._russian: bool | None = None
+
+    @property
+    def russian(self) -> bool:
+        """Whether the sentence speaks for Russia's air defence (_RUSSIAN_SIDE_RE), found on first use."""
+        if self._russian is None:
+            self._russian = bool(_RUSSIAN_SIDE_RE.search(self.text))
+        return self._russian
 
     @property
     def anaphor(self) -> re.Match | None:
@@ -984,9 +1006,9 @@ def _location(idx: int, sents: list[_SentInfo], c: _Cand, ctx: _ArticleContext) 
         mods = {m.lower() for m in c.modifiers}
         if "russian" in mods:
             return "Ukraine"
-        if "ukrainian" in mods or _RUSSIAN_SIDE_RE.search(s.text):
+        if "ukrainian" in mods or s.russian:
             return "Russia"
-        if any(_RUSSIAN_SIDE_RE.search(sents[k].text) for k in para) or ctx.russian_side(
+        if any(sents[k].russian for k in para) or ctx.russian_side(
                 lead=not any(p.kind == "country" for p, _ in s.places)):  # "Ukraine says ..." keeps Ukraine
             return "Russia"
         return "Ukraine"
@@ -1069,11 +1091,13 @@ def _extract(title: str, body: str, published) -> list[Figure]:
             out.append(_SentInfo(st, pi, low))
         return out
 
+    done: set[int] = set()
     for pi, para in enumerate(paragraphs):
         # a paragraph without any number holds no figure; the title is read for record cues anyway
         if para.strip() and (pi == 0 or has_number(para)):
             sents.extend(split(pi))
-    ctx = _ArticleContext(sents, paragraphs, split)
+            done.add(pi)
+    ctx = _ArticleContext(sents, paragraphs, split, done)
     figs: list[Figure] = []
     last_kind: list[str] = []
     last_metric: list[str] = []
@@ -1146,8 +1170,9 @@ _SPECIFIC = {"Ukraine", "Russia"}
 class _ArticleContext:
     """Article-level fallbacks for a figure's place, computed only when a figure needs them."""
 
-    def __init__(self, sents: list[_SentInfo], paragraphs: list[str], split):
+    def __init__(self, sents: list[_SentInfo], paragraphs: list[str], split, done: set[int] | None = None):
         self._title = [x for x in sents if x.para == 0]
+        self._done = done or set()  # paragraphs whose sentences are in ``sents`` already
         self._sents = sents
         self._members: dict[int, list[int]] | None = None
         self._paragraphs = paragraphs
@@ -1171,7 +1196,7 @@ class _ArticleContext:
         """The title (or, with ``lead``, the lead paragraph) speaks for Russia's air defence ("Russian air
         defences down 3,924 drones", "Russian air defence systems intercepted ... the ministry reported")."""
         sents = self._title + ([x for x in self._sents if x.para == 1] if lead else [])
-        return any(_RUSSIAN_SIDE_RE.search(x.text) for x in sents)
+        return any(x.russian for x in sents)
 
     def title_local(self) -> str | None:
         return self._get("tl", lambda: next((p for x in self._title if (p := _best_place(x.places, 0, _LOCAL))),
@@ -1186,7 +1211,9 @@ class _ArticleContext:
             for pi in range(1, len(self._paragraphs)):
                 if not self._paragraphs[pi].strip():
                     continue
-                for x in self._split(pi):
+                xs = ([self._sents[k] for k in self.paragraph_members(pi)] if pi in self._done
+                      else self._split(pi))
+                for x in xs:
                     p = _best_place(x.places, 0, _LOCAL)
                     if p:
                         return p
