@@ -137,8 +137,8 @@ def report(out: Path, sink: MailSink, receiver: WebhookReceiver, redis, config) 
         new = sum(r.stats.get("new", 0) for r in history)
         dup = sum(r.stats.get("duplicate", 0) for r in history)
         print(f"{sid:<12} new articles {new}, duplicates dropped {dup}")
-    print("The syndicated copy of the Sky News report was recognised by its content fingerprint:"
-          " stored once, alerted never.")
+    print("The Sky News report and its syndicated copy carry the same text: the content fingerprint kept"
+          " whichever was fetched first and dropped the other, so the report was stored and alerted once.")
     return 0 if sink.messages and all(d.verified for d in receiver.deliveries) else 1
 
 
