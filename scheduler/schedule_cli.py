@@ -6,6 +6,7 @@ seconds, so they take effect without a restart.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import astimezone
 
 from scheduler import jobs
 from scheduler.history import runs
@@ -74,6 +76,32 @@ class JobTable:
     def reschedule_job(self, job_id: str, trigger) -> Job:
         return self.modify_job(job_id, trigger=trigger,
                                next_run_time=trigger.get_next_fire_time(None, datetime.now(UTC)))
+
+    def edit_job(self, job_id: str, *, spec: str | None = None, tz: str | None = None, jitter: int | None = None,
+                 misfire_grace_time: int | None = None, coalesce: bool | None = None) -> Job:
+        """Change a job's schedule and options; what is not given stays. A new ``spec`` (cron or
+        "every 10m") replaces the schedule, with ``jitter`` as given (none if not); ``tz`` or
+        ``jitter`` alone keep the schedule. The CLI and the web API both edit through here."""
+        job = self.get_job(job_id)
+        options = {k: v for k, v in (("misfire_grace_time", misfire_grace_time), ("coalesce", coalesce))
+                   if v is not None}
+        if options:
+            job = self.modify_job(job_id, **options)
+        if spec is None and tz is None and jitter is None:
+            return job
+        zone = tz or str(job.trigger.timezone)
+        try:
+            if spec is not None:
+                trigger = parse_schedule(spec, zone, jitter=jitter)
+            else:
+                trigger = copy.copy(job.trigger)
+                trigger.timezone = astimezone(zone)
+                if jitter is not None:
+                    trigger.jitter = jitter
+        except Exception as e:
+            what = f"schedule {spec!r}" if spec is not None else f"time zone {zone!r}"
+            raise ScheduleError(f"invalid {what}: {e}") from None
+        return self.reschedule_job(job_id, trigger)
 
     def pause_job(self, job_id: str) -> Job:
         return self.modify_job(job_id, next_run_time=None)
@@ -171,29 +199,17 @@ def cmd_add(c: Ctx) -> int:
 
 def cmd_edit(c: Ctx) -> int:
     job = _job(c.sched, c.args.job)
-    changes: dict = {}
-    if c.args.misfire_grace is not None:
-        changes["misfire_grace_time"] = c.args.misfire_grace
-    if c.args.no_coalesce or c.args.coalesce:
-        changes["coalesce"] = bool(c.args.coalesce)
-    tz = c.args.tz or str(job.trigger.timezone)
-    trigger = _trigger_from_args(c.args, tz)
-    if trigger is None and (c.args.tz or c.args.jitter is not None):
-        trigger = job.trigger
-        trigger.timezone = parse_schedule("every 1m", tz).timezone
-        if c.args.jitter is not None:
-            trigger.jitter = c.args.jitter
-    if not changes and trigger is None:
+    spec = c.args.cron or (f"every {c.args.every}" if c.args.every else None)
+    coalesce = True if c.args.coalesce else False if c.args.no_coalesce else None
+    if spec is None and c.args.tz is None and c.args.jitter is None and c.args.misfire_grace is None \
+            and coalesce is None:
         raise ScheduleError("nothing to change: give --cron/--every, --tz, --jitter, --misfire-grace "
                             "or --[no-]coalesce")
-    if changes:
-        c.sched.modify_job(job.id, **changes)
-    if trigger is not None:
-        job = c.sched.reschedule_job(job.id, trigger=trigger)
-        print(f"{job.id}: {describe_trigger(trigger)}", file=c.out)
-        _show_next(trigger, c.out)
-    else:
-        print(f"{job.id}: {', '.join(f'{k}={v}' for k, v in changes.items())}", file=c.out)
+    job = c.sched.edit_job(job.id, spec=spec, tz=c.args.tz, jitter=c.args.jitter,
+                           misfire_grace_time=c.args.misfire_grace, coalesce=coalesce)
+    print(f"{job.id}: {describe_trigger(job.trigger)}; coalesce {job.coalesce}, "
+          f"misfire grace {job.misfire_grace_time}s", file=c.out)
+    _show_next(job.trigger, c.out)
     return 0
 
 

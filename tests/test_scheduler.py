@@ -148,6 +148,11 @@ def test_schedule_cli_validates_and_shows_next_runs(tmp_path, site, redis_server
     times = [line for line in nxt if line.strip()]
     assert len(times) == 4 and all(t[14:16] in ("00", "15", "30", "45") for t in times)
 
+    bad_tz = tallywatch(["schedule", "edit", "nightly", "--tz", "Nowhere/X"], config, redis_server, check=False)
+    assert bad_tz.returncode == 2 and "invalid time zone 'Nowhere/X'" in bad_tz.stderr
+    assert "Traceback" not in bad_tz.stderr
+    out = tallywatch(["schedule", "edit", "nightly", "--tz", "UTC"], config, redis_server).stdout
+    assert "0 3 * * * (UTC, jitter 30s)" in out  # the time zone changes, schedule and jitter stay
     tallywatch(["schedule", "pause", "nightly"], config, redis_server)
     assert "paused" in tallywatch(["schedule", "list"], config, redis_server).stdout
     out = tallywatch(["schedule", "resume", "nightly"], config, redis_server).stdout

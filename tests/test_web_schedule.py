@@ -67,6 +67,8 @@ def test_api_changes_reach_the_store(app_and_table):
     assert "Europe/Kyiv" in str(table.get_job("crawl:kyiv").trigger.timezone)
     assert table.get_job("crawl:kyiv").trigger.jitter == 10
 
+    kept = client.patch("/api/schedule/jobs/crawl:kyiv", headers=auth(), json={"timezone": "UTC"})
+    assert kept.json()["schedule"] == "*/5 * * * * (UTC, jitter 10s)"  # only the time zone changed
     bad = client.patch("/api/schedule/jobs/crawl:kyiv", headers=auth(), json={"schedule": "99 * * * *"})
     assert bad.status_code == 422 and "invalid schedule" in bad.json()["detail"]
     assert client.patch("/api/schedule/jobs/crawl:kyiv", headers=auth(), json={"jitter": -1}).status_code == 422

@@ -12,8 +12,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from scheduler.history import runs
-from scheduler.schedule_cli import JobTable, describe_trigger, next_times
-from tallywatch.config import parse_schedule
+from scheduler.schedule_cli import JobTable, ScheduleError, describe_trigger, next_times
 from web.deps import get_config, get_redis, require_token
 from web.templating import templates
 
@@ -94,29 +93,15 @@ def _existing(table: JobTable, job_id: str):
 @api.patch("/jobs/{job_id}")
 def edit_job(request: Request, job_id: str, change: JobChange) -> dict:
     table = _table(request)
-    job = _existing(table, job_id)
-    options = {}
-    if change.misfire_grace_time is not None:
-        options["misfire_grace_time"] = change.misfire_grace_time
-    if change.coalesce is not None:
-        options["coalesce"] = change.coalesce
-    if options:
-        job = table.modify_job(job_id, **options)
-    if change.schedule or change.timezone or change.jitter is not None:
-        spec = change.schedule or _spec_of(job.trigger)
-        try:
-            trigger = parse_schedule(spec, change.timezone or str(job.trigger.timezone), jitter=change.jitter)
-        except Exception as e:
-            raise HTTPException(422, f"invalid schedule {spec!r}: {e}") from None
-        job = table.reschedule_job(job_id, trigger)
+    _existing(table, job_id)
+    try:
+        job = table.edit_job(job_id, spec=change.schedule, tz=change.timezone, jitter=change.jitter,
+                             misfire_grace_time=change.misfire_grace_time, coalesce=change.coalesce)
+    except ScheduleError as e:
+        raise HTTPException(422, str(e)) from None
     view = _job_view(job)
     view["next_runs"] = [t.isoformat() for t in next_times(job.trigger)]
     return view
-
-
-def _spec_of(trigger) -> str:
-    text = describe_trigger(trigger)
-    return text.rsplit(" (", 1)[0]
 
 
 @api.post("/jobs/{job_id}/pause")
