@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
 from datetime import UTC, datetime
 
 import redis as redis_lib
@@ -139,13 +138,9 @@ def run_worker(config: Config, concurrency: int = 2) -> int:
     from scheduler.service import _run_in_reactor, prepare
 
     redis = prepare(config)
-    holder: dict[str, Worker] = {}
 
     async def main():
-        holder["w"] = Worker(config, redis, concurrency)
-        await holder["w"].main()
+        await Worker(config, redis, concurrency).main()
 
-    started = time.monotonic()
     _run_in_reactor(main)
-    log.debug("worker ran %.0fs", time.monotonic() - started)
     return 0

@@ -97,7 +97,6 @@ class Service:
         self.is_leader = False
         self.alerts_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
-        self.exit_code = 0
         self.active: set[asyncio.Task] = set()  # jobs in progress
         self.runner = None
         self.scheduler = None
@@ -111,15 +110,13 @@ class Service:
 
         if self.stopping.is_set() or not await self.barrier.before_run(source_id):
             return None
-        fire = scheduled_for.get()
         if self.distributed:
             from scheduler.distributed import enqueue_crawl
 
-            enqueue_crawl(self.redis, source_id, fire)
+            enqueue_crawl(self.redis, source_id, scheduled_for.get())
             log.info("crawl %s queued for the workers", source_id)
             return None
-        run = Run(job_id=jobs.crawl_job_id(source_id), scheduled_for=fire.timestamp() if fire else None,
-                  started=time.time(), instance=self.instance_id)
+        run = self._new_run(jobs.crawl_job_id(source_id))
         task = asyncio.current_task()
         self.active.add(task)
         try:
@@ -147,6 +144,12 @@ class Service:
         await self.barrier.after_run(source_id)
         return run
 
+    def _new_run(self, job_id: str) -> Run:
+        """The history record of a run starting now, for the fire time the executor is serving."""
+        fire = scheduled_for.get()
+        return Run(job_id=job_id, scheduled_for=fire.timestamp() if fire else None, started=time.time(),
+                   instance=self.instance_id)
+
     async def process_alerts(self) -> list:
         from alerts.process import process_pending
 
@@ -164,9 +167,7 @@ class Service:
     async def digest_job(self) -> None:
         from alerts.digest import send_digests
 
-        fire = scheduled_for.get()
-        run = Run(job_id=jobs.DIGEST_JOB_ID, scheduled_for=fire.timestamp() if fire else None,
-                  started=time.time(), instance=self.instance_id)
+        run = self._new_run(jobs.DIGEST_JOB_ID)
         async with self.alerts_lock:
             try:
                 run.stats = {"digests": await asyncio.to_thread(send_digests, self.redis, self.config,
@@ -302,7 +303,7 @@ class Service:
                 last_watch = time.monotonic()
                 self.recover_unfinished_runs()
                 await asyncio.to_thread(self._watchdog)
-            if not self.is_leader and self.tick_seconds:
+            if not self.is_leader and log.isEnabledFor(logging.DEBUG):
                 log.debug("standing by: %s leads", self.lock.holder())
             waiters = [asyncio.ensure_future(self.stopping.wait()), asyncio.ensure_future(self.barrier.finished.wait())]
             await asyncio.wait(waiters, timeout=self.tick_seconds, return_when=asyncio.FIRST_COMPLETED)
@@ -396,7 +397,7 @@ def run_service(config: Config, cycles: int | None = None, on_cycle: Callable[[i
         await holder["service"].main()
 
     _run_in_reactor(main)
-    return holder["service"].exit_code if holder else 1
+    return 0 if holder else 1
 
 
 def crawl_once(config: Config, source_ids: list[str]) -> int:
