@@ -16,10 +16,10 @@ def create_app(config: Config, redis) -> FastAPI:
     )
     app.state.config = config
     app.state.redis = redis
-    for name in ("events", "api", "schedule"):
-        module = _router_module(name)
-        if module is not None:
-            app.include_router(module.router)
+    from web import api, events, schedule
+
+    for module in (events, api, schedule):
+        app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
@@ -27,17 +27,6 @@ def create_app(config: Config, redis) -> FastAPI:
         return {"ok": True}
 
     return app
-
-
-def _router_module(name: str):
-    import importlib
-
-    try:
-        return importlib.import_module(f"web.{name}")
-    except ModuleNotFoundError as e:
-        if e.name == f"web.{name}":
-            return None  # that area is not built (yet)
-        raise
 
 
 def serve(config: Config, redis, host: str = "127.0.0.1", port: int = 8080) -> int:
