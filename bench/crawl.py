@@ -105,8 +105,7 @@ def main() -> int:
     from tallywatch.config import load_config
 
     config = load_config(config_path)
-    from crawler.run import scrapy_settings
-    from scheduler.service import _run_in_reactor
+    from crawler.run import run_in_reactor, scrapy_settings
     from tallywatch.store import connect
 
     redis = connect(redis_server.url)
@@ -142,7 +141,7 @@ def main() -> int:
                   f"{row['not_modified']:>6} {row['mb']:>8.2f} {row['rss']:>7.0f}", flush=True)
 
     try:
-        _run_in_reactor(run)
+        run_in_reactor(run)
     finally:
         site_proc.terminate()
         redis_server.stop()

@@ -14,13 +14,16 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from scrapy.settings import Settings
 
 from tallywatch.config import Config, Source
 
 log = logging.getLogger("tallywatch.crawler")
+
+T = TypeVar("T")
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
@@ -83,35 +86,42 @@ async def crawl_source(runner, source: Source, config: Config, redis) -> dict[st
     return stats
 
 
-def crawl_sync(config: Config, source_ids, redis, overrides: dict[str, Any] | None = None
-               ) -> dict[str, dict[str, Any]]:
-    """Crawl ``source_ids`` one after another in this process; stats per source id. Runs (and stops)
-    the Twisted reactor, so it can be called once per process."""
+def run_in_reactor(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    """Install the asyncio reactor, run ``coro_factory()`` on it, stop it; return the coroutine's
+    result or raise its exception. A Twisted reactor can't be restarted: once per process."""
     install_reactor()
     import asyncio
 
-    from scrapy.crawler import AsyncCrawlerRunner
     from twisted.internet import defer, reactor
 
-    sources = [config.source(sid) for sid in source_ids]
-    runner = AsyncCrawlerRunner(scrapy_settings(config, overrides))
-    results: dict[str, dict[str, Any]] = {}
-    failure: list[BaseException] = []
-
-    async def main() -> None:
-        for source in sources:
-            results[source.id] = await crawl_source(runner, source, config, redis)
+    outcome: dict[str, Any] = {}
 
     def start() -> None:
-        d = defer.Deferred.fromFuture(asyncio.ensure_future(main()))
-        d.addErrback(lambda f: failure.append(f.value))
+        d = defer.Deferred.fromFuture(asyncio.ensure_future(coro_factory()))
+        d.addCallbacks(lambda value: outcome.setdefault("value", value),
+                       lambda failure: outcome.setdefault("error", failure.value))
         d.addBoth(lambda _: reactor.stop())
 
     reactor.callWhenRunning(start)
     reactor.run(installSignalHandlers=False)
-    if failure:
-        raise failure[0]
-    return results
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def crawl_sync(config: Config, source_ids, redis, overrides: dict[str, Any] | None = None
+               ) -> dict[str, dict[str, Any]]:
+    """Crawl ``source_ids`` one after another in this process; stats per source id. Runs (and stops)
+    the Twisted reactor, so it can be called once per process."""
+    sources = [config.source(sid) for sid in source_ids]
+
+    async def main() -> dict[str, dict[str, Any]]:
+        from scrapy.crawler import AsyncCrawlerRunner
+
+        runner = AsyncCrawlerRunner(scrapy_settings(config, overrides))
+        return {source.id: await crawl_source(runner, source, config, redis) for source in sources}
+
+    return run_in_reactor(main)
 
 
 def serve(stdin=None, stdout=None, overrides: dict[str, Any] | None = None) -> None:
@@ -119,11 +129,9 @@ def serve(stdin=None, stdout=None, overrides: dict[str, Any] | None = None) -> N
     pay Python/Scrapy start-up once. Reads JSON lines ``{"config": path, "sources": [ids],
     "redis_url": url?}`` from ``stdin``; writes one JSON line per request, ``{"ok": true, "stats":
     {source_id: stats}}`` or ``{"ok": false, "error": "..."}``; stops at EOF."""
-    install_reactor()
     import asyncio
 
     from scrapy.crawler import AsyncCrawlerRunner
-    from twisted.internet import defer, reactor
 
     from tallywatch.config import load_config
     from tallywatch.store import connect
@@ -157,13 +165,10 @@ def serve(stdin=None, stdout=None, overrides: dict[str, Any] | None = None) -> N
             stdout.write(json.dumps(reply, sort_keys=True) + "\n")
             stdout.flush()
 
-    def start() -> None:
-        d = defer.Deferred.fromFuture(asyncio.ensure_future(loop()))
-        d.addErrback(lambda f: log.error("crawl worker failed: %s", f.getTraceback()))
-        d.addBoth(lambda _: reactor.stop())
-
-    reactor.callWhenRunning(start)
-    reactor.run(installSignalHandlers=False)
+    try:
+        run_in_reactor(loop)
+    except Exception:
+        log.exception("crawl worker failed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -135,12 +135,13 @@ class Worker:
 
 def run_worker(config: Config, concurrency: int = 2) -> int:
     """``tallywatch worker``: crawl requests from the queue until SIGTERM/SIGINT."""
-    from scheduler.service import _run_in_reactor, prepare
+    from crawler.run import run_in_reactor
+    from scheduler.service import prepare
 
     redis = prepare(config)
 
     async def main():
         await Worker(config, redis, concurrency).main()
 
-    _run_in_reactor(main)
+    run_in_reactor(main)
     return 0

@@ -359,20 +359,6 @@ def fmt_stats(stats: dict) -> str:
     return ", ".join(f"{k} {stats.get(k, 0)}" for k in keys)
 
 
-def _run_in_reactor(coro_factory) -> None:
-    from crawler.run import install_reactor
-
-    install_reactor()
-    from twisted.internet import reactor
-
-    def start():
-        task = asyncio.get_event_loop().create_task(coro_factory())
-        task.add_done_callback(lambda t: reactor.stop())
-
-    reactor.callWhenRunning(start)
-    reactor.run(installSignalHandlers=False)
-
-
 def prepare(config: Config):
     """Sentry, the Redis connection, the record ledger seeded on first start."""
     from tallywatch.store import connect
@@ -389,6 +375,8 @@ def prepare(config: Config):
 def run_service(config: Config, cycles: int | None = None, on_cycle: Callable[[int], None] | None = None,
                 redis=None, distributed: bool = False) -> int:
     """``tallywatch run``: blocks until SIGTERM/SIGINT (or until ``cycles`` complete)."""
+    from crawler.run import run_in_reactor
+
     redis = redis or prepare(config)
     holder: dict[str, Service] = {}
 
@@ -396,12 +384,14 @@ def run_service(config: Config, cycles: int | None = None, on_cycle: Callable[[i
         holder["service"] = Service(config, redis, cycles=cycles, on_cycle=on_cycle, distributed=distributed)
         await holder["service"].main()
 
-    _run_in_reactor(main)
+    run_in_reactor(main)
     return 0 if holder else 1
 
 
 def crawl_once(config: Config, source_ids: list[str]) -> int:
     """``tallywatch crawl``: crawl the given sources once now, process and deliver alerts, exit."""
+    from crawler.run import run_in_reactor
+
     redis = prepare(config)
     results: list[Run | None] = []
 
@@ -419,5 +409,5 @@ def crawl_once(config: Config, source_ids: list[str]) -> int:
                 print(f"{sid}: {run.outcome}; {fmt_stats(run.stats)}; alerts {run.stats.get('alerts', 0)}"
                       + (f"; {run.error}" if run.error else ""))
 
-    _run_in_reactor(main)
+    run_in_reactor(main)
     return 0 if results and all(r and r.outcome == "ok" for r in results) else 1
